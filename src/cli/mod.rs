@@ -1,0 +1,5 @@
+//! The command line: argument parsing and dispatch.
+
+pub fn main() -> i32 {
+    0
+}

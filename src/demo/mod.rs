@@ -1,0 +1,1 @@
+//! The embedded staging app `demo` (see README "The demo target").
