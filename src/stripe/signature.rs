@@ -48,3 +48,39 @@ pub fn compute(secret: &str, timestamp: i64, body: &[u8]) -> String {
 pub fn header(secret: &str, timestamp: i64, body: &[u8]) -> String {
     format!("t={timestamp},v1={}", compute(secret, timestamp, body))
 }
+
+// TEMPORARY STUBS (replaced by the stripe module's implementation).
+#[derive(Debug, Clone)]
+pub struct SignOptions {
+    pub stale_age_secs: i64,
+    pub future_secs: i64,
+}
+impl Default for SignOptions {
+    fn default() -> Self {
+        SignOptions {
+            stale_age_secs: 600,
+            future_secs: 600,
+        }
+    }
+}
+pub struct Prepared {
+    pub header: Option<String>,
+    pub body: Vec<u8>,
+    pub note: &'static str,
+}
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    #[error("no secondary secret")]
+    NoSecondary,
+}
+pub fn signed_header(
+    mode: SignatureMode,
+    secret: &str,
+    secondary: Option<&str>,
+    now: i64,
+    body: &[u8],
+    opts: &SignOptions,
+) -> Result<Prepared, SignError> {
+    let _ = (mode, secret, secondary, now, body, opts);
+    todo!()
+}

@@ -1,0 +1,212 @@
+//! Reading the app's state: HTTP probes with JSONPath assertions.
+//!
+//! A probe reads once; polling, settling and baselines are the judge's job.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use serde_json_path::JsonPath;
+
+use crate::drill::model::{Comparison, Matcher};
+use crate::plan::{HttpRequest, PlannedCheck};
+use crate::record::{AssertionRecord, CheckRecord};
+
+/// What one read of a probe returned.
+pub type Read = Result<(u16, Value), String>;
+
+/// Reads state over HTTP.
+#[derive(Clone)]
+pub struct Prober {
+    client: reqwest::Client,
+    timeout: Duration,
+}
+
+impl Prober {
+    pub fn new(client: reqwest::Client, timeout: Duration) -> Prober {
+        Prober { client, timeout }
+    }
+
+    /// One HTTP call; the body parsed as JSON (`null` when empty).
+    pub async fn call(&self, req: &HttpRequest) -> Read {
+        let method = reqwest::Method::from_bytes(req.method.as_bytes())
+            .map_err(|_| format!("bad method {}", req.method))?;
+        let mut rb = self.client.request(method, &req.url).timeout(self.timeout);
+        for (k, v) in &req.headers {
+            rb = rb.header(k, v);
+        }
+        if let Some(j) = &req.json {
+            rb = rb.json(j);
+        }
+        let resp = rb.send().await.map_err(|e| {
+            let (_, msg) = crate::deliver::classify(&e, self.timeout);
+            msg
+        })?;
+        let status = resp.status().as_u16();
+        let body = crate::deliver::read_capped(resp, self.timeout).await?;
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok((status, Value::Null));
+        }
+        match serde_json::from_slice(&body) {
+            Ok(v) => Ok((status, v)),
+            Err(_) => Ok((
+                status,
+                Value::String(String::from_utf8_lossy(&body).chars().take(200).collect()),
+            )),
+        }
+    }
+}
+
+/// The value at `query`: the single match, an array of several, or `None`.
+pub fn extract(query: &JsonPath, v: &Value) -> Option<Value> {
+    let nodes = query.query(v).all();
+    match nodes.len() {
+        0 => None,
+        1 => Some(nodes[0].clone()),
+        _ => Some(Value::Array(nodes.into_iter().cloned().collect())),
+    }
+}
+
+fn num(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        _ => None,
+    }
+}
+
+/// JSON equality where numbers compare by value (`1` equals `1.0`).
+pub fn json_eq(a: &Value, b: &Value) -> bool {
+    match (num(a), num(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+/// Whether `observed` satisfies `m`.
+pub fn matches(m: &Matcher, observed: Option<&Value>) -> bool {
+    let cmp =
+        |f: fn(f64, f64) -> bool, want: f64| observed.and_then(num).is_some_and(|x| f(x, want));
+    match m {
+        Matcher::Equals(want) | Matcher::Compare(Comparison::Eq(want)) => {
+            observed.is_some_and(|o| json_eq(o, want))
+        }
+        Matcher::Compare(Comparison::Ne(want)) => !observed.is_some_and(|o| json_eq(o, want)),
+        Matcher::Compare(Comparison::Gt(w)) => cmp(|x, w| x > w, *w),
+        Matcher::Compare(Comparison::Gte(w)) => cmp(|x, w| x >= w, *w),
+        Matcher::Compare(Comparison::Lt(w)) => cmp(|x, w| x < w, *w),
+        Matcher::Compare(Comparison::Lte(w)) => cmp(|x, w| x <= w, *w),
+        Matcher::Compare(Comparison::Exists(want)) => {
+            observed.is_some_and(|o| !o.is_null()) == *want
+        }
+        Matcher::Compare(Comparison::In(options)) => {
+            observed.is_some_and(|o| options.iter().any(|w| json_eq(o, w)))
+        }
+        Matcher::Compare(Comparison::Contains(want)) => match observed {
+            Some(Value::Array(items)) => items.iter().any(|i| json_eq(i, want)),
+            Some(Value::String(s)) => want.as_str().is_some_and(|w| s.contains(w)),
+            _ => false,
+        },
+    }
+}
+
+/// How a matcher reads in a sentence ("pro", "≥ 1", "present").
+pub fn describe(m: &Matcher) -> String {
+    let show = |v: &Value| v.to_string();
+    match m {
+        Matcher::Equals(v) | Matcher::Compare(Comparison::Eq(v)) => show(v),
+        Matcher::Compare(Comparison::Ne(v)) => format!("not {}", show(v)),
+        Matcher::Compare(Comparison::Gt(w)) => format!("> {w}"),
+        Matcher::Compare(Comparison::Gte(w)) => format!(">= {w}"),
+        Matcher::Compare(Comparison::Lt(w)) => format!("< {w}"),
+        Matcher::Compare(Comparison::Lte(w)) => format!("<= {w}"),
+        Matcher::Compare(Comparison::Exists(true)) => "present".into(),
+        Matcher::Compare(Comparison::Exists(false)) => "absent".into(),
+        Matcher::Compare(Comparison::In(vs)) => format!(
+            "one of {}",
+            vs.iter().map(show).collect::<Vec<_>>().join(", ")
+        ),
+        Matcher::Compare(Comparison::Contains(v)) => format!("containing {}", show(v)),
+    }
+}
+
+/// Evaluate one check against one read.
+pub fn evaluate(check: &PlannedCheck, read: &Read) -> CheckRecord {
+    let mut rec = CheckRecord {
+        name: check.name.clone(),
+        stage: check.stage,
+        probe: check.request.label(),
+        held: false,
+        assertions: Vec::new(),
+        error: None,
+    };
+    let body = match read {
+        Ok((status, body)) if *status == check.status => Some(body),
+        Ok((status, _)) => {
+            rec.error = Some(format!(
+                "the probe answered {status}, expected {}",
+                check.status
+            ));
+            None
+        }
+        Err(e) => {
+            rec.error = Some(e.clone());
+            None
+        }
+    };
+    let mut all = body.is_some();
+    for a in &check.json {
+        let observed = body.and_then(|b| extract(&a.query, b));
+        let held = body.is_some() && matches(&a.matcher, observed.as_ref());
+        all &= held;
+        rec.assertions.push(AssertionRecord {
+            path: a.path.clone(),
+            expected: describe(&a.matcher),
+            observed,
+            held,
+        });
+    }
+    rec.held = all;
+    rec
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn m(yaml: &str) -> Matcher {
+        serde_yaml::from_str(yaml).unwrap()
+    }
+
+    #[test]
+    fn matchers() {
+        assert!(matches(&m("pro"), Some(&json!("pro"))));
+        assert!(!matches(&m("pro"), Some(&json!("free"))));
+        assert!(!matches(&m("pro"), None));
+        assert!(matches(&m("1"), Some(&json!(1.0))));
+        assert!(matches(&m("{gte: 2}"), Some(&json!(2))));
+        assert!(!matches(&m("{gt: 2}"), Some(&json!(2))));
+        assert!(!matches(&m("{gt: 2}"), Some(&json!("3"))));
+        assert!(matches(&m("{exists: false}"), None));
+        assert!(matches(&m("{exists: false}"), Some(&Value::Null)));
+        assert!(matches(&m("{in: [full, grace]}"), Some(&json!("grace"))));
+        assert!(matches(
+            &m("{contains: welcome}"),
+            Some(&json!(["welcome", "x"]))
+        ));
+        assert!(matches(&m("{ne: none}"), Some(&json!("full"))));
+    }
+
+    #[test]
+    fn extract_single_many_none() {
+        let v = json!({"a": 1, "l": [{"k": 1}, {"k": 2}]});
+        assert_eq!(
+            extract(&JsonPath::parse("$.a").unwrap(), &v),
+            Some(json!(1))
+        );
+        assert_eq!(
+            extract(&JsonPath::parse("$.l[*].k").unwrap(), &v),
+            Some(json!([1, 2]))
+        );
+        assert_eq!(extract(&JsonPath::parse("$.zz").unwrap(), &v), None);
+    }
+}

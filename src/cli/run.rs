@@ -1,0 +1,235 @@
+//! `luota run` and `luota validate`.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::config::{self, Config};
+use crate::demo::Fault;
+use crate::drill::load::{discover, load_file};
+use crate::exit;
+use crate::record::{RunRecord, Verdict};
+use crate::report::{self, terminal};
+use crate::runner::{run_all, Input, RunContext};
+use crate::target::Target;
+
+use super::ConfigArg;
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Drill files or folders (recursively). Default: the `drills` folder named in luota.yaml.
+    pub paths: Vec<PathBuf>,
+    /// The target to run against (default: `default_target` in luota.yaml, else `demo`).
+    #[arg(long, short)]
+    pub target: Option<String>,
+    /// Run against the in-process demo with this bug switched on (see `luota demo --list-faults`).
+    #[arg(long, value_name = "ID")]
+    pub demo_fault: Option<Fault>,
+    /// Write the full run record as JSON to FILE (also when drills fail or error).
+    #[arg(long, value_name = "FILE")]
+    pub report_json: Option<PathBuf>,
+    /// How many drills run at once (each isolated by its own run.uid).
+    #[arg(long, short, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: u16,
+    #[command(flatten)]
+    pub config: ConfigArg,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// Drill files or folders (recursively). Default: the `drills` folder named in luota.yaml.
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub config: ConfigArg,
+}
+
+/// Load the config or print its diagnostic.
+fn load_config(arg: &ConfigArg) -> Result<Config, i32> {
+    config::load(arg.config.as_deref())
+        .map(|(c, _)| c)
+        .map_err(|d| {
+            eprint!("{d}");
+            exit::INVALID_INPUT
+        })
+}
+
+/// Discover and load drills, printing every diagnostic to stderr.
+fn load_inputs(config: &Config, paths: &[PathBuf]) -> Result<Vec<Input>, i32> {
+    let paths = if paths.is_empty() {
+        vec![config.drills.clone()]
+    } else {
+        paths.to_vec()
+    };
+    let files = discover(&paths).map_err(|e| {
+        eprintln!("error: {e}");
+        exit::INVALID_INPUT
+    })?;
+    if files.is_empty() {
+        eprintln!(
+            "error: no drill files (*.yaml, *.yml) in {}",
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        return Err(exit::INVALID_INPUT);
+    }
+    Ok(files
+        .into_iter()
+        .map(|f| match load_file(&f) {
+            Ok(d) => Input::Loaded(d),
+            Err(problems) => {
+                for p in &problems {
+                    eprint!("{p}");
+                }
+                Input::Invalid { path: f, problems }
+            }
+        })
+        .collect())
+}
+
+pub fn validate(args: ValidateArgs) -> i32 {
+    let config = match load_config(&args.config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let inputs = match load_inputs(&config, &args.paths) {
+        Ok(i) => i,
+        Err(code) => return code,
+    };
+    let bad = inputs
+        .iter()
+        .filter(|i| matches!(i, Input::Invalid { .. }))
+        .count();
+    println!(
+        "{} drill files: {} valid, {} invalid",
+        inputs.len(),
+        inputs.len() - bad,
+        bad
+    );
+    if bad > 0 {
+        exit::INVALID_INPUT
+    } else {
+        exit::PASSED
+    }
+}
+
+/// The exit code a run record calls for.
+pub fn exit_code(run: &RunRecord) -> i32 {
+    exit::combine(run.drills.iter().map(|d| match d.verdict {
+        Verdict::Passed => exit::PASSED,
+        Verdict::Failed => exit::OUTCOME_FAILED,
+        Verdict::Errored => exit::NOT_CARRIED_OUT,
+        Verdict::Invalid => exit::INVALID_INPUT,
+        Verdict::Interrupted => exit::INTERRUPTED,
+    }))
+}
+
+async fn interrupted() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+pub async fn run(args: RunArgs) -> i32 {
+    let config = match load_config(&args.config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let inputs = match load_inputs(&config, &args.paths) {
+        Ok(i) => i,
+        Err(code) => return code,
+    };
+    let target_name = args
+        .target
+        .clone()
+        .unwrap_or_else(|| config.default_target.clone());
+    let mut rerun_flags = String::new();
+    if let Some(f) = &args.demo_fault {
+        rerun_flags.push_str(&format!(" --demo-fault {}", f.id()));
+    }
+    if let Some(c) = &args.config.config {
+        rerun_flags.push_str(&format!(" --config {}", c.display()));
+    }
+    let target = match Target::resolve(&config, &target_name, args.demo_fault).await {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return if e.is_invalid_input() {
+                exit::INVALID_INPUT
+            } else {
+                exit::NOT_CARRIED_OUT
+            };
+        }
+    };
+    let cx = match RunContext::new(target, config, rerun_flags) {
+        Ok(cx) => Arc::new(cx),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::NOT_CARRIED_OUT;
+        }
+    };
+    println!(
+        "luota {} · target `{}` · {} drill files",
+        env!("CARGO_PKG_VERSION"),
+        cx.target.name,
+        inputs.len()
+    );
+
+    // Print each drill as soon as it and every drill before it are done, so
+    // the output keeps input order while drills run in parallel.
+    let mut pending: BTreeMap<usize, String> = BTreeMap::new();
+    let mut next = 0usize;
+    let run = run_all(
+        cx.clone(),
+        inputs,
+        args.jobs as usize,
+        interrupted(),
+        |i, d| {
+            pending.insert(
+                i,
+                format!("{}\n{}", terminal::drill_line(d), terminal::drill_detail(d)),
+            );
+            let mut out = std::io::stdout().lock();
+            while let Some(text) = pending.remove(&next) {
+                let _ = out.write_all(text.as_bytes());
+                next += 1;
+            }
+            let _ = out.flush();
+        },
+    )
+    .await;
+    {
+        let mut out = std::io::stdout().lock();
+        for (_, text) in std::mem::take(&mut pending) {
+            let _ = out.write_all(text.as_bytes());
+        }
+        let _ = writeln!(out, "\n{}", terminal::summary(&run));
+    }
+
+    let mut code = exit_code(&run);
+    if let Some(path) = &args.report_json {
+        if let Err(e) = report::write_atomic(path, report::json::render(&run).as_bytes()) {
+            eprintln!(
+                "error: cannot write the JSON report to {}: {e}",
+                path.display()
+            );
+            code = exit::combine([code, exit::NOT_CARRIED_OUT]);
+        }
+    }
+    if let Ok(cx) = Arc::try_unwrap(cx) {
+        cx.target.shutdown().await;
+    }
+    code
+}

@@ -1,0 +1,224 @@
+//! `luota.yaml`: targets, defaults and safety settings.
+//!
+//! A target names where events go (`webhook`), where state is read (`app`),
+//! and the *names* of environment variables holding secrets — never a secret
+//! itself. The built-in target `demo` needs no configuration.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+use crate::drill::diagnostic::Diagnostic;
+use crate::drill::model::parse_duration;
+
+/// The name of the built-in embedded target.
+pub const DEMO_TARGET: &str = "demo";
+/// The config file looked for in the working directory.
+pub const CONFIG_FILE: &str = "luota.yaml";
+
+/// The whole config file.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The drill folder `luota run` uses when given no paths.
+    #[serde(default = "default_drills")]
+    pub drills: PathBuf,
+    /// The target used when `--target` is not given.
+    #[serde(default = "default_target")]
+    pub default_target: String,
+    #[serde(default)]
+    pub targets: IndexMap<String, TargetConfig>,
+    #[serde(default)]
+    pub defaults: Defaults,
+    #[serde(default)]
+    pub safety: Safety,
+}
+
+fn default_drills() -> PathBuf {
+    PathBuf::from("drills")
+}
+
+fn default_target() -> String {
+    DEMO_TARGET.to_string()
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            drills: default_drills(),
+            default_target: default_target(),
+            targets: IndexMap::new(),
+            defaults: Defaults::default(),
+            safety: Safety::default(),
+        }
+    }
+}
+
+/// One target: a deployed handler and the app behind it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetConfig {
+    /// The webhook endpoint URL events are POSTed to.
+    pub webhook: String,
+    /// Base URL of the app for setup calls and checks (`target.app`).
+    #[serde(default)]
+    pub app: Option<String>,
+    /// Name of the env var holding the signing secret (`whsec_...`).
+    pub secret_env: String,
+    /// Name of the env var holding a second valid secret (Connect endpoint, rotation).
+    #[serde(default)]
+    pub secondary_secret_env: Option<String>,
+    /// Headers sent with setup calls and checks (values templated; may use `env.NAME`).
+    #[serde(default)]
+    pub headers: IndexMap<String, String>,
+    /// `production` makes luota refuse to send.
+    #[serde(default)]
+    pub environment: Option<String>,
+}
+
+/// Run defaults.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    #[serde(default)]
+    pub api_version: Option<String>,
+    /// Client timeout per delivery and app call.
+    #[serde(default = "default_timeout", with = "duration_text")]
+    pub timeout: Duration,
+    /// First poll interval; polling backs off to `poll_max`.
+    #[serde(default = "default_poll", with = "duration_text")]
+    pub poll_interval: Duration,
+    #[serde(default = "default_poll_max", with = "duration_text")]
+    pub poll_max: Duration,
+    /// How long checks must keep holding after the last delivery.
+    #[serde(default = "default_settle", with = "duration_text")]
+    pub settle: Duration,
+}
+
+fn default_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_poll() -> Duration {
+    Duration::from_millis(20)
+}
+fn default_poll_max() -> Duration {
+    Duration::from_millis(250)
+}
+fn default_settle() -> Duration {
+    Duration::from_secs(1)
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Defaults {
+            api_version: None,
+            timeout: default_timeout(),
+            poll_interval: default_poll(),
+            poll_max: default_poll_max(),
+            settle: default_settle(),
+        }
+    }
+}
+
+/// Safety rails.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Safety {
+    /// Hosts outbound requests may reach besides loopback (`staging.example.test`, `*.staging.example.test`).
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+}
+
+mod duration_text {
+    use super::*;
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{}ms", d.as_millis()))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_duration(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Load the config: `explicit` if given (must exist), else `luota.yaml` in the
+/// working directory if present, else the defaults.
+pub fn load(explicit: Option<&Path>) -> Result<(Config, Option<PathBuf>), Diagnostic> {
+    let path = match explicit {
+        Some(p) => p.to_path_buf(),
+        None => {
+            let p = PathBuf::from(CONFIG_FILE);
+            if !p.exists() {
+                return Ok((Config::default(), None));
+            }
+            p
+        }
+    };
+    let source = std::fs::read_to_string(&path).map_err(|e| {
+        Diagnostic::new(&path, "", 1, 1, format!("cannot read config: {e}"))
+            .with_help("create it with `luota init`, or pass --config PATH")
+    })?;
+    let config: Config = serde_yaml::from_str(&source).map_err(|e| {
+        let (line, col) = e
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((1, 1));
+        let text = e.to_string();
+        let msg = text
+            .rfind(" at line ")
+            .map(|i| text[..i].to_string())
+            .unwrap_or(text);
+        Diagnostic::new(
+            &path,
+            &source,
+            line,
+            col,
+            msg.replace("unknown field", "unknown key"),
+        )
+    })?;
+    if let Some((name, _)) = config
+        .targets
+        .iter()
+        .find(|(n, _)| n.as_str() == DEMO_TARGET)
+    {
+        return Err(Diagnostic::new(
+            &path,
+            &source,
+            1,
+            1,
+            format!("target `{name}` is built in and cannot be redefined"),
+        )
+        .with_help("give your target another name"));
+    }
+    Ok((config, Some(path)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_without_a_file() {
+        let c: Config = serde_yaml::from_str("{}").unwrap();
+        assert_eq!(c.default_target, "demo");
+        assert_eq!(c.drills, PathBuf::from("drills"));
+        assert_eq!(c.defaults.settle, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_target_names_env_vars_not_secrets() {
+        let c: Config = serde_yaml::from_str(
+            "targets:\n  staging:\n    webhook: https://staging.example.test/webhook\n    secret_env: STAGING_WHSEC\n",
+        )
+        .unwrap();
+        assert_eq!(c.targets["staging"].secret_env, "STAGING_WHSEC");
+        assert!(serde_yaml::from_str::<Config>(
+            "targets:\n  s:\n    webhook: x\n    secret: whsec_x\n    secret_env: A\n"
+        )
+        .is_err());
+    }
+}

@@ -1,0 +1,223 @@
+//! Delivering signed events over HTTP, and app calls.
+//!
+//! Ordinary deliveries go through one reqwest client (connection reuse,
+//! timeouts). A `together` group needs more than reqwest's pool can give: one
+//! connection per request, opened *before* the release. [`together`] builds
+//! and signs every request, opens every connection with hyper's connection
+//! API, and only then releases them all on one barrier, recording when each
+//! request was handed to its socket.
+
+pub mod together;
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::record::DeliveryOutcome;
+use crate::stripe::signature::{self, Prepared, SignOptions, SignatureMode};
+use crate::target::Secret;
+
+/// Response bodies are kept up to this many bytes.
+pub const RESPONSE_CAP: usize = 64 * 1024;
+/// How much of a response body the record quotes.
+pub const EXCERPT_CHARS: usize = 300;
+/// The User-Agent Stripe sends.
+pub const USER_AGENT: &str = "Stripe/1.0 (+https://stripe.com/docs/webhooks)";
+
+/// What happened to one request.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub outcome: DeliveryOutcome,
+    pub status: Option<u16>,
+    pub latency: Duration,
+    pub bytes: usize,
+    pub timestamp: Option<i64>,
+    pub written_at: Option<Duration>,
+    pub error: Option<String>,
+    pub response: Option<Bytes>,
+}
+
+/// A request ready to go: the bytes and the signature header.
+#[derive(Debug, Clone)]
+pub struct SignedRequest {
+    pub header: Option<String>,
+    pub body: Bytes,
+    pub timestamp: Option<i64>,
+}
+
+/// Signs and sends webhook deliveries to one endpoint.
+pub struct Sender {
+    client: reqwest::Client,
+    pub webhook: String,
+    secret: Secret,
+    secondary: Option<Secret>,
+    pub sign: SignOptions,
+}
+
+/// Unix seconds now.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+impl Sender {
+    pub fn new(
+        client: reqwest::Client,
+        webhook: String,
+        secret: Secret,
+        secondary: Option<Secret>,
+    ) -> Sender {
+        Sender {
+            client,
+            webhook,
+            secret,
+            secondary,
+            sign: SignOptions::default(),
+        }
+    }
+
+    /// Sign `body` afresh (a new timestamp every time, as Stripe's retries are).
+    pub fn prepare(&self, body: &[u8], mode: SignatureMode) -> Result<SignedRequest, String> {
+        let now = unix_now();
+        let Prepared { header, body, .. } = signature::signed_header(
+            mode,
+            self.secret.expose(),
+            self.secondary.as_ref().map(Secret::expose),
+            now,
+            body,
+            &self.sign,
+        )
+        .map_err(|e| e.to_string())?;
+        let timestamp = header.as_deref().and_then(parse_t);
+        Ok(SignedRequest {
+            header,
+            body: Bytes::from(body),
+            timestamp,
+        })
+    }
+
+    /// Send one prepared delivery and wait for the answer (bounded by `timeout`).
+    pub async fn send(&self, req: &SignedRequest, timeout: Duration) -> Sent {
+        let mut rb = self
+            .client
+            .post(&self.webhook)
+            .timeout(timeout)
+            .header("content-type", "application/json; charset=utf-8")
+            .header("user-agent", USER_AGENT)
+            .body(req.body.clone());
+        if let Some(h) = &req.header {
+            rb = rb.header("stripe-signature", h);
+        }
+        let start = Instant::now();
+        let result = rb.send().await;
+        let mut sent = Sent {
+            outcome: DeliveryOutcome::Answered,
+            status: None,
+            latency: Duration::ZERO,
+            bytes: req.body.len(),
+            timestamp: req.timestamp,
+            written_at: None,
+            error: None,
+            response: None,
+        };
+        match result {
+            Ok(resp) => {
+                sent.status = Some(resp.status().as_u16());
+                match read_capped(resp, timeout.saturating_sub(start.elapsed())).await {
+                    Ok(b) => sent.response = Some(b),
+                    Err(e) => sent.error = Some(e),
+                }
+            }
+            Err(e) => {
+                let (outcome, msg) = classify(&e, timeout);
+                sent.outcome = outcome;
+                sent.error = Some(msg);
+            }
+        }
+        sent.latency = start.elapsed();
+        sent
+    }
+}
+
+/// Read a response body up to [`RESPONSE_CAP`] bytes within `budget`.
+pub async fn read_capped(mut resp: reqwest::Response, budget: Duration) -> Result<Bytes, String> {
+    let mut buf = Vec::new();
+    let read = async {
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| format!("reading the response failed: {e}"))?
+        {
+            let room = RESPONSE_CAP.saturating_sub(buf.len());
+            buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            if buf.len() >= RESPONSE_CAP {
+                break;
+            }
+        }
+        Ok::<(), String>(())
+    };
+    match tokio::time::timeout(budget.max(Duration::from_millis(1)), read).await {
+        Ok(Ok(())) => Ok(Bytes::from(buf)),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err("the response body did not finish within the timeout".into()),
+    }
+}
+
+/// Map a reqwest error to an outcome and a message without URLs (they may carry tokens).
+pub fn classify(e: &reqwest::Error, timeout: Duration) -> (DeliveryOutcome, String) {
+    if e.is_timeout() {
+        (
+            DeliveryOutcome::TimedOut,
+            format!(
+                "no answer within {}",
+                crate::report::human_duration(timeout)
+            ),
+        )
+    } else if e.is_connect() {
+        (
+            DeliveryOutcome::ConnectFailed,
+            format!("could not connect: {}", root_cause(e)),
+        )
+    } else {
+        (
+            DeliveryOutcome::Broken,
+            format!("the exchange broke: {}", root_cause(e)),
+        )
+    }
+}
+
+/// The innermost error message (what actually went wrong).
+pub fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    let s = cur.to_string();
+    if s.is_empty() {
+        e.to_string()
+    } else {
+        s
+    }
+}
+
+fn parse_t(header: &str) -> Option<i64> {
+    header
+        .split(',')
+        .find_map(|p| p.trim().strip_prefix("t="))
+        .and_then(|t| t.parse().ok())
+}
+
+/// An excerpt of a response body for the record.
+pub fn excerpt(body: &[u8]) -> Option<String> {
+    if body.is_empty() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(body);
+    let mut s: String = text.chars().take(EXCERPT_CHARS).collect();
+    if text.chars().count() > EXCERPT_CHARS {
+        s.push('…');
+    }
+    Some(s)
+}

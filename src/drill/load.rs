@@ -1,0 +1,171 @@
+//! Loading drill files: discovery, YAML parsing with locations, validation.
+
+use std::path::{Path, PathBuf};
+
+use super::diagnostic::{nearest, Diagnostic};
+use super::model::Drill;
+use super::span::SpanIndex;
+use super::validate;
+
+/// A drill file that parsed and validated, with what diagnostics need.
+#[derive(Debug)]
+pub struct LoadedDrill {
+    pub path: PathBuf,
+    pub source: String,
+    pub drill: Drill,
+    pub spans: SpanIndex,
+}
+
+impl LoadedDrill {
+    /// A diagnostic at the value of `path` (a dotted drill path).
+    pub fn at(&self, path: &str, message: impl Into<String>) -> Diagnostic {
+        at(&self.path, &self.source, &self.spans, path, message)
+    }
+}
+
+pub(crate) fn at(
+    file: &Path,
+    source: &str,
+    spans: &SpanIndex,
+    path: &str,
+    message: impl Into<String>,
+) -> Diagnostic {
+    let pos = spans
+        .value(path)
+        .unwrap_or(super::span::Pos { line: 1, col: 1 });
+    Diagnostic::new(file, source, pos.line, pos.col, message)
+}
+
+/// Read and load one drill file.
+pub fn load_file(path: &Path) -> Result<LoadedDrill, Vec<Diagnostic>> {
+    match std::fs::read_to_string(path) {
+        Ok(source) => load_str(path, source),
+        Err(e) => Err(vec![Diagnostic::new(
+            path,
+            "",
+            1,
+            1,
+            format!("cannot read drill file: {e}"),
+        )
+        .with_help("check the path and that the file is readable UTF-8 text")]),
+    }
+}
+
+/// Load a drill from text; `path` is used for locations and relative files.
+pub fn load_str(path: &Path, source: String) -> Result<LoadedDrill, Vec<Diagnostic>> {
+    let drill: Drill = match serde_yaml::from_str(&source) {
+        Ok(d) => d,
+        Err(e) => return Err(vec![from_yaml_error(path, &source, &e)]),
+    };
+    let spans = SpanIndex::build(&source);
+    let loaded = LoadedDrill {
+        path: path.to_path_buf(),
+        source,
+        drill,
+        spans,
+    };
+    let problems = validate::validate(&loaded);
+    if problems.is_empty() {
+        Ok(loaded)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Turn a serde_yaml error into a diagnostic, suggesting the nearest key for
+/// an unknown one.
+fn from_yaml_error(path: &Path, source: &str, e: &serde_yaml::Error) -> Diagnostic {
+    let text = e.to_string();
+    let message = match text.rfind(" at line ") {
+        Some(i) => text[..i].to_string(),
+        None => text.clone(),
+    };
+    let (line, col) = e
+        .location()
+        .map(|l| (l.line(), l.column()))
+        .unwrap_or((1, 1));
+    let mut d = Diagnostic::new(
+        path,
+        source,
+        line,
+        col,
+        message.replace("unknown field", "unknown key"),
+    );
+    if let Some(help) = unknown_key_help(&message) {
+        d = d.with_help(help);
+    }
+    d
+}
+
+/// For "unknown field `withn`, expected one of `within`, ..." suggest the nearest key.
+fn unknown_key_help(message: &str) -> Option<String> {
+    let rest = message.split("unknown field `").nth(1)?;
+    let (word, expected) = rest.split_once('`')?;
+    let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    match nearest(word, candidates.iter().copied()) {
+        Some(best) => Some(format!("did you mean `{best}`?")),
+        None if !candidates.is_empty() => {
+            Some(format!("valid keys here: {}", candidates.join(", ")))
+        }
+        None => None,
+    }
+}
+
+/// Expand files and folders into drill files (`.yaml`/`.yml`, recursively,
+/// sorted, skipping `__snapshots__`).
+pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            walk(p, &mut out).map_err(|e| format!("cannot read folder {}: {e}", p.display()))?;
+        } else if p.is_file() {
+            out.push(p.clone());
+        } else {
+            return Err(format!("no such drill file or folder: {}", p.display()));
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for p in entries {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if name.starts_with('.') || name == "__snapshots__" {
+            continue;
+        }
+        if p.is_dir() {
+            walk(&p, out)?;
+        } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn misspelled_key_points_at_it_and_suggests() {
+        let src = "drill: x\nevents: {}\ndeliver: []\nexpect:\n  withn: 20s\n";
+        let err = load_str(Path::new("d.yaml"), src.into()).unwrap_err();
+        assert_eq!((err[0].line, err[0].col), (5, 3), "{err:?}");
+        assert!(
+            err[0].message.contains("unknown key `withn`"),
+            "{}",
+            err[0].message
+        );
+        assert_eq!(err[0].help.as_deref(), Some("did you mean `within`?"));
+    }
+
+    #[test]
+    fn syntax_error_has_a_location() {
+        let err = load_str(Path::new("d.yaml"), "drill: [x\n".into()).unwrap_err();
+        assert!(err[0].line >= 1);
+    }
+}

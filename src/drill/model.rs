@@ -1,0 +1,443 @@
+//! The drill language as serde types: exactly what a drill file may say.
+//!
+//! Every struct denies unknown keys, so a misspelling is an error with a
+//! location. Semantic rules that serde cannot express (a `send:` naming an
+//! event that does not exist) live in [`super::validate`].
+
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+
+use crate::stripe::body::BodyEncoding;
+use crate::stripe::signature::SignatureMode;
+
+/// One drill file.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Drill {
+    /// The drill's name, phrased as the promise ("Paid checkout grants Pro access").
+    pub drill: String,
+    #[serde(default)]
+    pub about: Option<String>,
+    #[serde(default)]
+    pub owner: Option<String>,
+    #[serde(default)]
+    pub runbook: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Template variables, rendered in order; later ones may use earlier ones.
+    #[serde(default)]
+    pub vars: IndexMap<String, Value>,
+    /// Default API version for this drill's events.
+    #[serde(default)]
+    pub api_version: Option<String>,
+    /// How long checks must keep holding after the last delivery (default 1 s).
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub settle: Option<Duration>,
+    /// App calls made before any event.
+    #[serde(default)]
+    pub setup: Vec<HttpCall>,
+    /// Named events.
+    #[serde(default)]
+    pub events: IndexMap<String, EventSpec>,
+    /// The delivery plan of a single-step drill.
+    #[serde(default)]
+    pub deliver: Vec<Delivery>,
+    /// The promise of a single-step drill.
+    #[serde(default)]
+    pub expect: Option<Expect>,
+    /// A multi-step drill: each step has its own deliveries and promise.
+    #[serde(default)]
+    pub steps: Vec<Step>,
+}
+
+/// One step of a multi-step drill.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    pub name: String,
+    #[serde(default)]
+    pub setup: Vec<HttpCall>,
+    #[serde(default)]
+    pub deliver: Vec<Delivery>,
+    #[serde(default)]
+    pub expect: Option<Expect>,
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub settle: Option<Duration>,
+}
+
+/// An app call: `http: "POST {{ target.app }}/test/users"` plus a body.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpCall {
+    /// `METHOD URL`, templated.
+    pub http: String,
+    #[serde(default)]
+    pub json: Option<Value>,
+    #[serde(default)]
+    pub headers: IndexMap<String, String>,
+    /// Expected status; default any 2xx.
+    #[serde(default)]
+    pub expect_status: Option<StatusExpect>,
+}
+
+/// An event: a built-in template with overrides, or a full payload.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventSpec {
+    /// The event type; selects the built-in template unless `payload`/`file` is given.
+    #[serde(default, rename = "type")]
+    pub event_type: Option<String>,
+    /// Fixed event id; default `evt_` + run uid + a counter.
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub api_version: Option<String>,
+    /// `created` in unix seconds, or `same-as: NAME`, `after: NAME` / `before: NAME` with `by: 5s`.
+    #[serde(default)]
+    pub created: Option<Created>,
+    /// Overrides inside `data.object` (dotted paths, `[n]` for arrays).
+    #[serde(default)]
+    pub set: IndexMap<String, Value>,
+    /// Paths inside `data.object` to remove.
+    #[serde(default)]
+    pub remove: Vec<String>,
+    /// `data.previous_attributes` for `*.updated` events.
+    #[serde(default)]
+    pub previous_attributes: Option<Value>,
+    /// A whole event (envelope included) instead of a template.
+    #[serde(default)]
+    pub payload: Option<Value>,
+    /// A JSON file (relative to the drill) holding a whole event.
+    #[serde(default)]
+    pub file: Option<String>,
+}
+
+/// The `created` timestamp of an event.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum Created {
+    Unix(i64),
+    Relative(RelativeCreated),
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelativeCreated {
+    #[serde(default, rename = "same-as")]
+    pub same_as: Option<String>,
+    #[serde(default)]
+    pub after: Option<String>,
+    #[serde(default)]
+    pub before: Option<String>,
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub by: Option<Duration>,
+}
+
+/// One line of the delivery plan.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Delivery {
+    /// The event name to send.
+    pub send: String,
+    /// Wait this long after the previous delivery's response.
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub after: Option<Duration>,
+    /// How many copies of this delivery (same event id).
+    #[serde(default = "one")]
+    pub copies: u32,
+    /// Release all copies at one instant over pre-opened connections.
+    #[serde(default)]
+    pub together: bool,
+    #[serde(default)]
+    pub signature: SignatureMode,
+    #[serde(default)]
+    pub body: BodyEncoding,
+    /// Expected status; default any 2xx (4xx for negative signature modes).
+    #[serde(default)]
+    pub expect_status: Option<StatusExpect>,
+    /// Client timeout for this delivery (default from config, 10 s).
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub timeout: Option<Duration>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// An expected HTTP status: `200`, `"2xx"`, or a list of those.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum StatusExpect {
+    One(StatusPattern),
+    Any(Vec<StatusPattern>),
+}
+
+/// An exact status code or a class like `4xx`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(into = "String")]
+pub enum StatusPattern {
+    Exact(u16),
+    Class(u16),
+}
+
+impl From<StatusPattern> for String {
+    fn from(p: StatusPattern) -> String {
+        p.to_string()
+    }
+}
+
+impl std::fmt::Display for StatusPattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StatusPattern::Exact(c) => write!(f, "{c}"),
+            StatusPattern::Class(c) => write!(f, "{c}xx"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for StatusPattern {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            N(u16),
+            S(String),
+        }
+        let bad = || serde::de::Error::custom("expected a status like 200, \"2xx\" or \"4xx\"");
+        match Raw::deserialize(d)? {
+            Raw::N(n) if (100..600).contains(&n) => Ok(StatusPattern::Exact(n)),
+            Raw::N(_) => Err(bad()),
+            Raw::S(s) => {
+                let s = s.trim().to_ascii_lowercase();
+                if let Some(c) = s.strip_suffix("xx") {
+                    match c.parse::<u16>() {
+                        Ok(c) if (1..6).contains(&c) => Ok(StatusPattern::Class(c)),
+                        _ => Err(bad()),
+                    }
+                } else {
+                    match s.parse::<u16>() {
+                        Ok(n) if (100..600).contains(&n) => Ok(StatusPattern::Exact(n)),
+                        _ => Err(bad()),
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl StatusPattern {
+    pub fn matches(&self, status: u16) -> bool {
+        match self {
+            StatusPattern::Exact(c) => *c == status,
+            StatusPattern::Class(c) => status / 100 == *c,
+        }
+    }
+}
+
+impl StatusExpect {
+    pub fn matches(&self, status: u16) -> bool {
+        match self {
+            StatusExpect::One(p) => p.matches(status),
+            StatusExpect::Any(ps) => ps.iter().any(|p| p.matches(status)),
+        }
+    }
+
+    /// Any 2xx: the default for valid deliveries and app calls.
+    pub fn success() -> StatusExpect {
+        StatusExpect::One(StatusPattern::Class(2))
+    }
+
+    /// Any 4xx: the default for negative signature modes.
+    pub fn client_error() -> StatusExpect {
+        StatusExpect::One(StatusPattern::Class(4))
+    }
+}
+
+impl std::fmt::Display for StatusExpect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StatusExpect::One(p) => write!(f, "{p}"),
+            StatusExpect::Any(ps) => {
+                let parts: Vec<String> = ps.iter().map(|p| p.to_string()).collect();
+                write!(f, "{}", parts.join(" or "))
+            }
+        }
+    }
+}
+
+/// The promise: checks polled until they hold, and idempotency probes.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// How long after the last delivery the checks may take to hold.
+    #[serde(default = "default_within", deserialize_with = "duration")]
+    pub within: Duration,
+    #[serde(default)]
+    pub checks: Vec<Check>,
+    /// Values that must not move after the first accepted delivery.
+    #[serde(default)]
+    pub stable: Vec<Probe>,
+    /// Values that must read the same after the step as before its first delivery.
+    #[serde(default)]
+    pub unchanged: Vec<Probe>,
+}
+
+fn default_within() -> Duration {
+    Duration::from_secs(10)
+}
+
+/// The stage of the billing spine a check belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    Billing,
+    Entitlement,
+    Access,
+    Notification,
+}
+
+/// One outcome check.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Check {
+    /// The outcome in words ("customer has Pro access"); a failure reads as its negation.
+    pub name: String,
+    #[serde(default)]
+    pub stage: Option<Stage>,
+    /// `GET URL` (templated).
+    #[serde(default)]
+    pub http: Option<String>,
+    #[serde(default)]
+    pub headers: IndexMap<String, String>,
+    /// Expected HTTP status of the probe (default 200).
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// JSONPath (RFC 9535) → expected value or comparison.
+    #[serde(default)]
+    pub json: IndexMap<String, Matcher>,
+}
+
+/// A value probe for `stable` / `unchanged`: an HTTP GET and the JSONPaths to compare.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Probe {
+    #[serde(default)]
+    pub name: Option<String>,
+    pub http: String,
+    #[serde(default)]
+    pub headers: IndexMap<String, String>,
+    /// JSONPaths whose values are compared.
+    pub json: Vec<String>,
+}
+
+/// What a JSONPath's value must be: a literal (equality), or one comparison.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Matcher {
+    Equals(Value),
+    Compare(Comparison),
+}
+
+/// `{gt: 1}`, `{exists: false}`, `{in: [a, b]}`...
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum Comparison {
+    Eq(Value),
+    Ne(Value),
+    Gt(f64),
+    Gte(f64),
+    Lt(f64),
+    Lte(f64),
+    Exists(bool),
+    In(Vec<Value>),
+    Contains(Value),
+}
+
+impl<'de> Deserialize<'de> for Matcher {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Value::deserialize(d)?;
+        // A one-key mapping whose key is an operator is a comparison; any
+        // other value (including other mappings) is compared for equality.
+        if let Value::Object(m) = &v {
+            if m.len() == 1 {
+                let key = m.keys().next().map(String::as_str).unwrap_or_default();
+                if OPERATORS.contains(&key) {
+                    return serde_json::from_value(v)
+                        .map(Matcher::Compare)
+                        .map_err(serde::de::Error::custom);
+                }
+            }
+        }
+        Ok(Matcher::Equals(v))
+    }
+}
+
+/// The comparison operators a JSON matcher accepts.
+pub const OPERATORS: [&str; 9] = [
+    "eq", "ne", "gt", "gte", "lt", "lte", "exists", "in", "contains",
+];
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Ms(u64),
+        S(String),
+    }
+    match Raw::deserialize(d)? {
+        Raw::Ms(ms) => Ok(Duration::from_millis(ms)),
+        Raw::S(s) => parse_duration(&s).map_err(serde::de::Error::custom),
+    }
+}
+
+fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration(d).map(Some)
+}
+
+/// `500ms`, `20s`, `1.5s`, `2m`; a bare number is milliseconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    if let Some(secs) = t.strip_suffix('s').filter(|x| !x.ends_with('m')) {
+        if let Ok(f) = secs.trim().parse::<f64>() {
+            if f.is_finite() && f >= 0.0 && f < 1e9 {
+                return Ok(Duration::from_secs_f64(f));
+            }
+        }
+    }
+    humantime::parse_duration(t)
+        .map_err(|_| format!("`{s}` is not a duration; write it like 500ms, 20s or 1.5s"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_accept_units_and_decimals() {
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("-1s").is_err());
+    }
+
+    #[test]
+    fn status_patterns() {
+        let p: StatusExpect = serde_yaml::from_str("4xx").unwrap();
+        assert!(p.matches(400) && p.matches(499) && !p.matches(500));
+        let p: StatusExpect = serde_yaml::from_str("[200, 409]").unwrap();
+        assert!(p.matches(409) && !p.matches(201));
+        assert!(serde_yaml::from_str::<StatusExpect>("9xx").is_err());
+    }
+
+    #[test]
+    fn matcher_is_comparison_only_for_operator_keys() {
+        let m: Matcher = serde_yaml::from_str("{gte: 1}").unwrap();
+        assert_eq!(m, Matcher::Compare(Comparison::Gte(1.0)));
+        let m: Matcher = serde_yaml::from_str("{plan: pro}").unwrap();
+        assert!(matches!(m, Matcher::Equals(_)));
+    }
+}

@@ -1,0 +1,226 @@
+//! Resolving a target: URLs, secrets read from the environment, and the
+//! embedded `demo` app started in-process when the target is `demo`.
+
+use std::fmt;
+
+use indexmap::IndexMap;
+
+use crate::config::{Config, DEMO_TARGET};
+use crate::demo::{DemoOptions, DemoServer, Fault};
+use crate::safety::{self, Refusal};
+
+/// A secret value: never printed. `Debug` and `Display` show `[redacted]`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+    /// The value, for signing only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Why a target could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    #[error("unknown target `{name}`; targets: {known}")]
+    Unknown { name: String, known: String },
+    #[error("target `{target}`: the signing secret variable `{var}` is not set; export it (the value starts with whsec_) and run again")]
+    MissingSecret { target: String, var: String },
+    #[error("target `{target}`: {refusal}")]
+    Refused { target: String, refusal: Refusal },
+    #[error("target `{target}`: `{field}` is plain http to a non-loopback host; use https")]
+    PlainHttp { target: String, field: &'static str },
+    #[error("could not start the demo app: {0}")]
+    Demo(String),
+    #[error("--demo-fault only applies to the `demo` target, not `{0}`")]
+    FaultNotDemo(String),
+}
+
+impl TargetError {
+    /// Unknown targets and misused flags are invalid input; the rest mean
+    /// the run could not be carried out.
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(
+            self,
+            TargetError::Unknown { .. } | TargetError::FaultNotDemo(_)
+        )
+    }
+}
+
+/// A resolved target, ready to send to.
+pub struct Target {
+    pub name: String,
+    pub webhook: String,
+    pub app: String,
+    pub secret: Secret,
+    pub secondary: Option<Secret>,
+    /// Header templates for setup calls and checks.
+    pub headers: IndexMap<String, String>,
+    pub allowed_hosts: Vec<String>,
+    /// Names of env vars templates must never read.
+    pub secret_env_names: Vec<String>,
+    /// The in-process demo app, when the target is `demo`.
+    pub demo: Option<DemoServer>,
+}
+
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Target")
+            .field("name", &self.name)
+            .field("webhook", &self.webhook)
+            .field("app", &self.app)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A fresh random `whsec_` secret for the in-process demo.
+pub fn random_secret() -> Secret {
+    use rand::distributions::{Alphanumeric, DistString};
+    Secret(format!(
+        "whsec_{}",
+        Alphanumeric.sample_string(&mut rand::thread_rng(), 32)
+    ))
+}
+
+impl Target {
+    /// Resolve `name` from the config; `demo` starts the embedded app.
+    pub async fn resolve(
+        config: &Config,
+        name: &str,
+        fault: Option<Fault>,
+    ) -> Result<Target, TargetError> {
+        if name == DEMO_TARGET {
+            return Target::demo(fault).await;
+        }
+        if fault.is_some() {
+            return Err(TargetError::FaultNotDemo(name.to_string()));
+        }
+        let t = config
+            .targets
+            .get(name)
+            .ok_or_else(|| TargetError::Unknown {
+                name: name.to_string(),
+                known: std::iter::once(DEMO_TARGET)
+                    .chain(config.targets.keys().map(String::as_str))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+        let refuse = |refusal| TargetError::Refused {
+            target: name.to_string(),
+            refusal,
+        };
+        if t.environment
+            .as_deref()
+            .is_some_and(|e| e.eq_ignore_ascii_case("production") || e.eq_ignore_ascii_case("prod"))
+        {
+            return Err(refuse(Refusal::Production {
+                target: name.to_string(),
+            }));
+        }
+        let app = t.app.clone().unwrap_or_else(|| origin_of(&t.webhook));
+        for (field, url) in [("webhook", &t.webhook), ("app", &app)] {
+            safety::check_url(url, &config.safety.allowed_hosts).map_err(refuse)?;
+            if url.starts_with("http://") && !safety::is_loopback(&host_of(url)) {
+                return Err(TargetError::PlainHttp {
+                    target: name.to_string(),
+                    field,
+                });
+            }
+        }
+        let read = |var: &str| {
+            std::env::var(var)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .map(Secret)
+        };
+        let secret = read(&t.secret_env).ok_or_else(|| TargetError::MissingSecret {
+            target: name.to_string(),
+            var: t.secret_env.clone(),
+        })?;
+        let secondary = match &t.secondary_secret_env {
+            Some(var) => Some(read(var).ok_or_else(|| TargetError::MissingSecret {
+                target: name.to_string(),
+                var: var.clone(),
+            })?),
+            None => None,
+        };
+        let mut secret_env_names = vec![t.secret_env.clone()];
+        secret_env_names.extend(t.secondary_secret_env.clone());
+        Ok(Target {
+            name: name.to_string(),
+            webhook: t.webhook.clone(),
+            app: app.trim_end_matches('/').to_string(),
+            secret,
+            secondary,
+            headers: t.headers.clone(),
+            allowed_hosts: config.safety.allowed_hosts.clone(),
+            secret_env_names,
+            demo: None,
+        })
+    }
+
+    /// Start the embedded demo on an ephemeral loopback port with fresh secrets.
+    pub async fn demo(fault: Option<Fault>) -> Result<Target, TargetError> {
+        let secret = random_secret();
+        let secondary = random_secret();
+        let opts = DemoOptions {
+            secret: secret.expose().to_string(),
+            secondary_secret: Some(secondary.expose().to_string()),
+            fault,
+            db_path: None,
+            future_window_secs: 300,
+        };
+        let server = DemoServer::start(([127, 0, 0, 1], 0).into(), opts)
+            .await
+            .map_err(|e| TargetError::Demo(e.to_string()))?;
+        let app = server.base_url();
+        Ok(Target {
+            name: DEMO_TARGET.to_string(),
+            webhook: format!("{app}/webhook"),
+            app,
+            secret,
+            secondary: Some(secondary),
+            headers: IndexMap::new(),
+            allowed_hosts: Vec::new(),
+            secret_env_names: Vec::new(),
+            demo: Some(server),
+        })
+    }
+
+    /// Stop the in-process demo, if any.
+    pub async fn shutdown(self) {
+        if let Some(d) = self.demo {
+            d.shutdown().await;
+        }
+    }
+}
+
+fn host_of(url: &str) -> String {
+    reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn origin_of(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) => u.origin().ascii_serialization(),
+        Err(_) => url.to_string(),
+    }
+}
