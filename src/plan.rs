@@ -12,7 +12,8 @@ use serde_json_path::JsonPath;
 use crate::drill::diagnostic::Diagnostic;
 use crate::drill::load::LoadedDrill;
 use crate::drill::model::{
-    Check, Created, Delivery, EventSpec, Expect, HttpCall, Matcher, Probe, Stage, StatusExpect,
+    Check, Created, Delivery, EventSpec, Expect, HttpCall, Matcher, Probe, Redeliver, Stage,
+    StatusExpect, Together,
 };
 use crate::drill::render::{RenderError, Renderer};
 use crate::drill::validate::split_method;
@@ -115,6 +116,7 @@ pub struct PlannedStep {
 #[derive(Debug, Clone)]
 pub struct PlannedDelivery {
     pub line: usize,
+    /// The event of a single or copies line (empty for a mixed group).
     pub event: String,
     pub after: Duration,
     pub copies: u32,
@@ -123,6 +125,30 @@ pub struct PlannedDelivery {
     pub body: BodyEncoding,
     pub expect_status: StatusExpect,
     pub timeout: Duration,
+    pub redeliver: Option<Redeliver>,
+    /// The members of a mixed `together` group, released at one instant.
+    pub members: Vec<PlannedMember>,
+}
+
+/// A member of a mixed `together` group.
+#[derive(Debug, Clone)]
+pub enum PlannedMember {
+    Event {
+        event: String,
+        signature: SignatureMode,
+        body: BodyEncoding,
+        expect_status: StatusExpect,
+    },
+    Call(HttpRequest),
+}
+
+/// Negative signature modes expect a 4xx; everything else a 2xx.
+fn default_status(mode: SignatureMode) -> StatusExpect {
+    if mode.is_negative() {
+        StatusExpect::client_error()
+    } else {
+        StatusExpect::success()
+    }
 }
 
 /// The rendered promise of a step.
@@ -470,27 +496,58 @@ impl Planner<'_> {
         expect: Option<&Expect>,
     ) -> Result<PlannedStep, PlanError> {
         let setup = self.calls(&format!("{prefix}setup"), setup)?;
-        let deliveries = deliver
-            .iter()
-            .enumerate()
-            .map(|(i, d)| PlannedDelivery {
+        let mut deliveries = Vec::new();
+        for (i, d) in deliver.iter().enumerate() {
+            let mut members = Vec::new();
+            if let Together::Members(ms) = &d.together {
+                for (j, m) in ms.iter().enumerate() {
+                    members.push(match (&m.send, &m.http) {
+                        (Some(event), _) => {
+                            let signature = m.signature.unwrap_or(d.signature);
+                            PlannedMember::Event {
+                                event: event.clone(),
+                                signature,
+                                body: m.body.unwrap_or(d.body),
+                                expect_status: m
+                                    .expect_status
+                                    .clone()
+                                    .unwrap_or_else(|| default_status(signature)),
+                            }
+                        }
+                        (None, Some(call)) => {
+                            let expect = m
+                                .expect_status
+                                .clone()
+                                .unwrap_or_else(StatusExpect::success);
+                            PlannedMember::Call(self.request(
+                                &format!("{prefix}deliver[{i}].together[{j}].http"),
+                                call,
+                                &IndexMap::new(),
+                                m.json.as_ref(),
+                                expect,
+                            )?)
+                        }
+                        (None, None) => continue,
+                    });
+                }
+            }
+            deliveries.push(PlannedDelivery {
                 line: i,
-                event: d.send.clone(),
+                event: d.send.clone().unwrap_or_default(),
                 after: d.after.unwrap_or_default(),
                 copies: d.copies,
-                together: d.together,
+                together: d.together.is_on(),
                 signature: d.signature,
                 body: d.body,
-                expect_status: d.expect_status.clone().unwrap_or_else(|| {
-                    if d.signature.is_negative() {
-                        StatusExpect::client_error()
-                    } else {
-                        StatusExpect::success()
-                    }
-                }),
+                expect_status: d
+                    .expect_status
+                    .clone()
+                    .unwrap_or_else(|| default_status(d.signature)),
                 timeout: d.timeout.unwrap_or(self.cx.timeout),
-            })
-            .collect();
+                redeliver: d.redeliver.clone(),
+                members,
+            });
+        }
         let expect = match expect {
             Some(e) => PlannedExpect {
                 within: e.within,
@@ -734,5 +791,21 @@ mod tests {
         remove_path(&mut v, "a.c[0]").unwrap();
         assert_eq!(v, json!({"a": {"c": [2]}}));
         assert!(remove_path(&mut v, "a.zz").is_err());
+    }
+}
+
+impl Plan {
+    /// The same plan with every step's delivery lines in reverse order (each
+    /// position keeps its `after` wait): the second run of `orders: both`.
+    pub fn reversed(mut self) -> Plan {
+        for step in &mut self.steps {
+            let afters: Vec<Duration> = step.deliveries.iter().map(|d| d.after).collect();
+            step.deliveries.reverse();
+            for (i, d) in step.deliveries.iter_mut().enumerate() {
+                d.after = afters[i];
+                d.line = i;
+            }
+        }
+        self
     }
 }

@@ -65,6 +65,8 @@ pub struct DrillRecord {
     /// Unique per run; every id of the run derives from it.
     pub run_uid: String,
     pub verdict: Verdict,
+    /// A control drill: passes only when its checks catch the broken outcome.
+    pub control: bool,
     /// Why the drill errored or is invalid (one line per problem).
     pub errors: Vec<String>,
     pub events: Vec<EventRecord>,
@@ -100,6 +102,17 @@ pub struct StepRecord {
     pub first_held_ms: Option<u64>,
     /// How many times the state was read.
     pub polls: u32,
+    /// `together` groups: how tightly they were released.
+    pub groups: Vec<GroupRecord>,
+}
+
+/// A `together` group's release.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GroupRecord {
+    pub line: usize,
+    pub requests: usize,
+    /// Microseconds from the first to the last request handed to its socket.
+    pub spread_us: u64,
 }
 
 /// A setup call.
@@ -132,8 +145,10 @@ pub enum DeliveryOutcome {
 pub struct DeliveryRecord {
     /// Index of the plan line in its step.
     pub line: usize,
-    /// Copy number within the line (0-based).
+    /// Copy number within the line (0-based); member index in a mixed group.
     pub copy: u32,
+    /// 0 for the first delivery, then 1, 2... for `redeliver` retries.
+    pub attempt: u32,
     pub event: String,
     pub event_id: String,
     pub signature: String,

@@ -13,15 +13,21 @@ use tokio::sync::Semaphore;
 
 use crate::check::Prober;
 use crate::config::Config;
-use crate::deliver::{excerpt, together::send_together, unix_now, Sender, Sent};
+use crate::deliver::together::{send_together, GroupRequest};
+use crate::deliver::{excerpt, unix_now, Sender, Sent};
 use crate::drill::diagnostic::Diagnostic;
 use crate::drill::load::LoadedDrill;
+use crate::drill::model::{Orders, StatusExpect};
 use crate::drill::render::{Renderer, TargetVars};
 use crate::judge::{self, Polling};
-use crate::plan::{self, HttpRequest, Plan, PlanContext, PlanError, PlannedStep};
+use crate::plan::{
+    self, HttpRequest, Plan, PlanContext, PlanError, PlannedDelivery, PlannedMember, PlannedStep,
+};
 use crate::record::*;
 use crate::safety;
 use crate::stripe::body::encode;
+use crate::stripe::body::BodyEncoding;
+use crate::stripe::signature::SignatureMode;
 use crate::stripe::template::DEFAULT_API_VERSION;
 use crate::target::Target;
 
@@ -196,6 +202,7 @@ fn empty_record(cx: &RunContext, path: &str, name: &str, uid: String) -> DrillRe
         tags: Vec::new(),
         run_uid: uid,
         verdict: Verdict::Passed,
+        control: false,
         errors: Vec::new(),
         events: Vec::new(),
         steps: Vec::new(),
@@ -230,8 +237,41 @@ fn invalid_record(cx: &RunContext, path: &std::path::Path, problems: &[Diagnosti
     r
 }
 
-/// Run one drill to its verdict.
+/// Run one drill to its verdict (twice, in both orders, for `orders: both`).
 pub async fn run_drill(cx: &RunContext, d: &LoadedDrill) -> DrillRecord {
+    let started = Instant::now();
+    let mut rec = run_once(cx, d, false).await;
+    if d.drill.orders == Orders::Both && matches!(rec.verdict, Verdict::Passed | Verdict::Failed) {
+        let second = run_once(cx, d, true).await;
+        for mut s in second.steps {
+            s.name = format!("{} (reversed order)", s.name);
+            rec.steps.push(s);
+        }
+        rec.events.extend(second.events);
+        rec.errors.extend(second.errors);
+        rec.run_uid = format!("{},{}", rec.run_uid, second.run_uid);
+        rec.verdict = worst(rec.verdict, second.verdict);
+    }
+    rec.duration_ms = started.elapsed().as_millis() as u64;
+    rec
+}
+
+fn worst(a: Verdict, b: Verdict) -> Verdict {
+    let rank = |v: Verdict| match v {
+        Verdict::Passed => 0,
+        Verdict::Failed => 1,
+        Verdict::Errored => 2,
+        Verdict::Invalid => 3,
+        Verdict::Interrupted => 4,
+    };
+    if rank(b) > rank(a) {
+        b
+    } else {
+        a
+    }
+}
+
+async fn run_once(cx: &RunContext, d: &LoadedDrill, reversed: bool) -> DrillRecord {
     let started = Instant::now();
     let uid = new_uid();
     let path = d.path.display().to_string();
@@ -239,6 +279,7 @@ pub async fn run_drill(cx: &RunContext, d: &LoadedDrill) -> DrillRecord {
     rec.owner = d.drill.owner.clone();
     rec.runbook = d.drill.runbook.clone();
     rec.tags = d.drill.tags.clone();
+    rec.control = d.drill.control;
 
     let vars = TargetVars {
         name: cx.target.name.clone(),
@@ -260,6 +301,7 @@ pub async fn run_drill(cx: &RunContext, d: &LoadedDrill) -> DrillRecord {
         target_headers: cx.target.headers.clone(),
     };
     let plan = match plan::plan(d, &pcx, &mut renderer) {
+        Ok(p) if reversed => p.reversed(),
         Ok(p) => p,
         Err(PlanError::Invalid(diag)) => {
             rec.verdict = Verdict::Invalid;
@@ -310,12 +352,13 @@ pub async fn run_drill(cx: &RunContext, d: &LoadedDrill) -> DrillRecord {
             unchanged: vec![],
             first_held_ms: None,
             polls: 0,
+            groups: vec![],
         });
         rec.duration_ms = started.elapsed().as_millis() as u64;
         return rec;
     }
     for (i, step) in plan.steps.iter().enumerate() {
-        let mut srec = run_step(cx, &plan, step, &mut rec.errors).await;
+        let mut srec = run_step(cx, &plan, step, d.drill.control, &mut rec.errors).await;
         if i == 0 {
             let mut all = std::mem::take(&mut setup_records);
             all.append(&mut srec.0.setup);
@@ -390,30 +433,63 @@ async fn run_calls(
     Ok(())
 }
 
-fn delivery_record(
-    step: &crate::plan::PlannedDelivery,
-    ev: &crate::plan::RenderedEvent,
-    copy: u32,
-    sent: Sent,
-) -> DeliveryRecord {
-    let ok = match (sent.outcome, sent.status) {
-        (DeliveryOutcome::Answered, Some(s)) => step.expect_status.matches(s),
+/// Whether an answer meets an expectation (a timeout only when it says `timeout`).
+fn meets(expect: &StatusExpect, sent: &Sent) -> bool {
+    match (sent.outcome, sent.status) {
+        (DeliveryOutcome::Answered, Some(s)) => expect.matches(s),
+        (DeliveryOutcome::TimedOut, _) => expect.accepts_timeout(),
         _ => false,
-    };
+    }
+}
+
+struct Line<'a> {
+    line: usize,
+    event: &'a crate::plan::RenderedEvent,
+    signature: SignatureMode,
+    body: BodyEncoding,
+    together: bool,
+    expect: &'a StatusExpect,
+}
+
+fn delivery_record(l: &Line, copy: u32, attempt: u32, ok: bool, sent: Sent) -> DeliveryRecord {
     DeliveryRecord {
-        line: step.line,
+        line: l.line,
         copy,
-        event: ev.name.clone(),
-        event_id: ev.id.clone(),
-        signature: kebab(&step.signature),
-        body: kebab(&step.body),
-        together: step.together,
+        attempt,
+        event: l.event.name.clone(),
+        event_id: l.event.id.clone(),
+        signature: kebab(&l.signature),
+        body: kebab(&l.body),
+        together: l.together,
         timestamp: sent.timestamp,
         bytes: sent.bytes,
         outcome: sent.outcome,
         status: sent.status,
-        expected_status: step.expect_status.to_string(),
+        expected_status: l.expect.to_string(),
         ok,
+        latency_ms: sent.latency.as_secs_f64() * 1000.0,
+        written_at_us: sent.written_at.map(|d| d.as_micros() as u64),
+        error: sent.error,
+        response_excerpt: sent.response.as_deref().and_then(excerpt),
+    }
+}
+
+fn call_record(line: usize, copy: u32, call: &HttpRequest, sent: Sent) -> DeliveryRecord {
+    DeliveryRecord {
+        line,
+        copy,
+        attempt: 0,
+        event: call.label(),
+        event_id: String::new(),
+        signature: "none (app call)".into(),
+        body: "json".into(),
+        together: true,
+        timestamp: None,
+        bytes: sent.bytes,
+        outcome: sent.outcome,
+        ok: meets(&call.expect_status, &sent),
+        status: sent.status,
+        expected_status: call.expect_status.to_string(),
         latency_ms: sent.latency.as_secs_f64() * 1000.0,
         written_at_us: sent.written_at.map(|d| d.as_micros() as u64),
         error: sent.error,
@@ -428,10 +504,187 @@ fn kebab<T: serde::Serialize>(v: &T) -> String {
         .unwrap_or_default()
 }
 
+/// Build and sign a webhook request for a group.
+fn group_webhook(
+    cx: &RunContext,
+    event: &crate::plan::RenderedEvent,
+    mode: SignatureMode,
+    body: BodyEncoding,
+) -> Result<GroupRequest, String> {
+    let signed = cx
+        .sender
+        .prepare(&encode(&event.value, body), mode)
+        .map_err(|e| format!("cannot sign `{}`: {e}", event.name))?;
+    Ok(GroupRequest::webhook(&cx.sender.webhook, &signed))
+}
+
+fn app_call(call: &HttpRequest) -> GroupRequest {
+    let body = call
+        .json
+        .as_ref()
+        .map(|j| serde_json::to_vec(j).unwrap_or_default())
+        .unwrap_or_default();
+    let mut headers = call.headers.clone();
+    if call.json.is_some() {
+        headers.push(("content-type".into(), "application/json".into()));
+    }
+    GroupRequest {
+        method: call.method.clone(),
+        url: call.url.clone(),
+        headers,
+        body: body.into(),
+        timestamp: None,
+    }
+}
+
+/// Deliver one plan line; returns its records. Errors mean the drill cannot go on.
+type Values = Vec<(String, String, Result<Option<Value>, String>)>;
+
+/// The `stable` baseline: taken once the first accepted single delivery settled.
+async fn take_baseline(cx: &RunContext, step: &PlannedStep, control: bool) -> Values {
+    let e = &step.expect;
+    if e.checks.is_empty() || control {
+        judge::await_steady(&cx.prober, &e.stable, step.settle, e.within, cx.polling).await
+    } else {
+        judge::await_checks(
+            &cx.prober,
+            &e.checks,
+            Instant::now(),
+            e.within,
+            step.settle,
+            cx.polling,
+        )
+        .await;
+        judge::read_values(&cx.prober, &e.stable).await
+    }
+}
+
+/// Deliver one plan line into `rec`. An error means the drill cannot go on.
+async fn deliver_line(
+    cx: &RunContext,
+    plan: &Plan,
+    step: &PlannedStep,
+    control: bool,
+    d: &PlannedDelivery,
+    rec: &mut StepRecord,
+    baseline: &mut Option<Values>,
+) -> Result<(), String> {
+    if !d.members.is_empty() {
+        let mut reqs = Vec::new();
+        for m in &d.members {
+            reqs.push(match m {
+                PlannedMember::Event {
+                    event,
+                    signature,
+                    body,
+                    ..
+                } => group_webhook(cx, &plan.events[event], *signature, *body)?,
+                PlannedMember::Call(call) => app_call(call),
+            });
+        }
+        let g = send_together(reqs, d.timeout).await;
+        rec.groups.push(GroupRecord {
+            line: d.line,
+            requests: g.sent.len(),
+            spread_us: g.spread.as_micros() as u64,
+        });
+        for (j, (m, sent)) in d.members.iter().zip(g.sent).enumerate() {
+            rec.deliveries.push(match m {
+                PlannedMember::Event {
+                    event,
+                    signature,
+                    body,
+                    expect_status,
+                } => {
+                    let l = Line {
+                        line: d.line,
+                        event: &plan.events[event],
+                        signature: *signature,
+                        body: *body,
+                        together: true,
+                        expect: expect_status,
+                    };
+                    let ok = meets(expect_status, &sent);
+                    delivery_record(&l, j as u32, 0, ok, sent)
+                }
+                PlannedMember::Call(call) => call_record(d.line, j as u32, call, sent),
+            });
+        }
+        return Ok(());
+    }
+    let ev = &plan.events[&d.event];
+    let l = Line {
+        line: d.line,
+        event: ev,
+        signature: d.signature,
+        body: d.body,
+        together: d.together,
+        expect: &d.expect_status,
+    };
+    if d.together {
+        let mut reqs = Vec::new();
+        for _ in 0..d.copies {
+            reqs.push(group_webhook(cx, ev, d.signature, d.body)?);
+        }
+        let g = send_together(reqs, d.timeout).await;
+        rec.groups.push(GroupRecord {
+            line: d.line,
+            requests: g.sent.len(),
+            spread_us: g.spread.as_micros() as u64,
+        });
+        for (copy, sent) in g.sent.into_iter().enumerate() {
+            let ok = meets(&d.expect_status, &sent);
+            rec.deliveries
+                .push(delivery_record(&l, copy as u32, 0, ok, sent));
+        }
+        return Ok(());
+    }
+    let body = encode(&ev.value, d.body);
+    for copy in 0..d.copies {
+        let mut attempt = 0;
+        let mut wait = d.redeliver.as_ref().map(|r| r.every).unwrap_or_default();
+        loop {
+            let signed = cx
+                .sender
+                .prepare(&body, d.signature)
+                .map_err(|e| format!("cannot sign `{}`: {e}", d.event))?;
+            let sent = cx.sender.send(&signed, d.timeout).await;
+            let accepted = sent.status.is_some_and(|s| (200..300).contains(&s));
+            match &d.redeliver {
+                // Stripe-like retry: the intermediate answers are the retry path, not failures.
+                Some(r) if !meets(&r.until, &sent) && attempt < r.attempts => {
+                    rec.deliveries
+                        .push(delivery_record(&l, copy, attempt, true, sent));
+                    tokio::time::sleep(wait).await;
+                    wait *= 2;
+                    attempt += 1;
+                    continue;
+                }
+                Some(r) => {
+                    let ok = meets(&r.until, &sent);
+                    rec.deliveries
+                        .push(delivery_record(&l, copy, attempt, ok, sent));
+                }
+                None => {
+                    let ok = meets(&d.expect_status, &sent);
+                    rec.deliveries
+                        .push(delivery_record(&l, copy, attempt, ok, sent));
+                }
+            }
+            if accepted && baseline.is_none() && !step.expect.stable.is_empty() {
+                *baseline = Some(take_baseline(cx, step, control).await);
+            }
+            break;
+        }
+    }
+    Ok(())
+}
+
 async fn run_step(
     cx: &RunContext,
     plan: &Plan,
     step: &PlannedStep,
+    control: bool,
     errors: &mut Vec<String>,
 ) -> (StepRecord, Verdict) {
     let mut rec = StepRecord {
@@ -443,6 +696,7 @@ async fn run_step(
         unchanged: Vec::new(),
         first_held_ms: None,
         polls: 0,
+        groups: Vec::new(),
     };
     if let Err(e) = run_calls(cx, &step.setup, &mut rec.setup).await {
         errors.push(e);
@@ -455,77 +709,12 @@ async fn run_step(
 
     for d in &step.deliveries {
         tokio::time::sleep(d.after).await;
-        let ev = &plan.events[&d.event];
-        let body = encode(&ev.value, d.body);
-        let sent: Vec<Sent> = if d.together {
-            let mut reqs = Vec::new();
-            for _ in 0..d.copies {
-                match cx.sender.prepare(&body, d.signature) {
-                    Ok(r) => reqs.push(r),
-                    Err(e) => {
-                        errors.push(format!("cannot sign `{}`: {e}", d.event));
-                        return (rec, Verdict::Errored);
-                    }
-                }
-            }
-            match send_together(&cx.sender.webhook, reqs, d.timeout).await {
-                Ok(g) => g.sent,
-                Err(e) => {
-                    errors.push(format!(
-                        "together group for `{}` could not be sent: {e}",
-                        d.event
-                    ));
-                    return (rec, Verdict::Errored);
-                }
-            }
-        } else {
-            let mut v = Vec::new();
-            for _ in 0..d.copies {
-                match cx.sender.prepare(&body, d.signature) {
-                    Ok(r) => v.push(cx.sender.send(&r, d.timeout).await),
-                    Err(e) => {
-                        errors.push(format!("cannot sign `{}`: {e}", d.event));
-                        return (rec, Verdict::Errored);
-                    }
-                }
-                if stable_base.is_none()
-                    && !e.stable.is_empty()
-                    && v.last()
-                        .is_some_and(|s| s.status.is_some_and(|s| (200..300).contains(&s)))
-                {
-                    // The first accepted single delivery: let it settle, then take the baseline.
-                    let since = Instant::now();
-                    if e.checks.is_empty() {
-                        stable_base = Some(
-                            judge::await_steady(
-                                &cx.prober,
-                                &e.stable,
-                                step.settle,
-                                e.within,
-                                cx.polling,
-                            )
-                            .await,
-                        );
-                    } else {
-                        judge::await_checks(
-                            &cx.prober,
-                            &e.checks,
-                            since,
-                            e.within,
-                            step.settle,
-                            cx.polling,
-                        )
-                        .await;
-                        stable_base = Some(judge::read_values(&cx.prober, &e.stable).await);
-                    }
-                }
-            }
-            v
-        };
-        last_response = Instant::now();
-        for (copy, s) in sent.into_iter().enumerate() {
-            rec.deliveries.push(delivery_record(d, ev, copy as u32, s));
+        let result = deliver_line(cx, plan, step, control, d, &mut rec, &mut stable_base).await;
+        if let Err(msg) = result {
+            errors.push(msg);
+            return (rec, Verdict::Errored);
         }
+        last_response = Instant::now();
     }
 
     let unreachable: Vec<&DeliveryRecord> = rec
@@ -576,15 +765,22 @@ async fn run_step(
         let finals = judge::read_values(&cx.prober, &e.unchanged).await;
         rec.unchanged = judge::compare(&unchanged_base, &finals);
     }
-    let failed = rec.deliveries.iter().any(|d| !d.ok)
-        || !awaited.held
-        || rec.stable.iter().chain(&rec.unchanged).any(|v| !v.held);
+    let deliveries_ok = rec.deliveries.iter().all(|d| d.ok);
+    let values_ok = rec.stable.iter().chain(&rec.unchanged).all(|v| v.held);
+    let outcome_ok = if control {
+        if awaited.held && !e.checks.is_empty() {
+            errors.push(format!("control drill: the checks of step `{}` held, so they would not notice this broken outcome", step.name));
+        }
+        !awaited.held || e.checks.is_empty()
+    } else {
+        awaited.held
+    };
     (
         rec,
-        if failed {
-            Verdict::Failed
-        } else {
+        if deliveries_ok && values_ok && outcome_ok {
             Verdict::Passed
+        } else {
+            Verdict::Failed
         },
     )
 }

@@ -28,25 +28,54 @@ fn shipped_drills_pass_against_demo() {
     for d in drills {
         assert_eq!(d["verdict"], "passed", "{d:#}");
         for s in d["steps"].as_array().unwrap() {
-            assert!(!s["deliveries"].as_array().unwrap().is_empty(), "every step delivered: {s:#}");
+            assert!(
+                !s["deliveries"].as_array().unwrap().is_empty(),
+                "every step delivered: {s:#}"
+            );
             for c in s["checks"].as_array().unwrap() {
                 assert_eq!(c["held"], true);
             }
         }
     }
     // The together group really went out as 12 separate requests.
-    let conc = drills.iter().find(|d| d["path"].as_str().unwrap().ends_with("concurrent-duplicates.yaml")).unwrap();
+    let conc = drills
+        .iter()
+        .find(|d| {
+            d["path"]
+                .as_str()
+                .unwrap()
+                .ends_with("concurrent-duplicates.yaml")
+        })
+        .unwrap();
     let dels = conc["steps"][0]["deliveries"].as_array().unwrap();
     assert_eq!(dels.len(), 12);
-    assert!(dels.iter().all(|d| d["together"] == true && d["written_at_us"].is_u64()));
+    assert!(dels
+        .iter()
+        .all(|d| d["together"] == true && d["written_at_us"].is_u64()));
 }
 
 /// Every fault of the demo that issue 2 names, and the drill that must catch it.
 const FAULT_MATRIX: &[(&str, &str, &str)] = &[
-    ("no-idempotency", "drills/replay-stays-idempotent.yaml", "not idempotent"),
-    ("non-atomic-dedupe", "drills/concurrent-duplicates.yaml", "did not happen: exactly one welcome email"),
-    ("blind-status-writes", "drills/reordered-subscription-events.yaml", "did not happen: subscription stays past due"),
-    ("payment-failure-ignored", "drills/payment-failure-grace.yaml", "did not happen: subscription is past due"),
+    (
+        "no-idempotency",
+        "drills/replay-stays-idempotent.yaml",
+        "not idempotent",
+    ),
+    (
+        "non-atomic-dedupe",
+        "drills/concurrent-duplicates.yaml",
+        "did not happen: exactly one welcome email",
+    ),
+    (
+        "blind-status-writes",
+        "drills/reordered-subscription-events.yaml",
+        "did not happen: subscription stays past due",
+    ),
+    (
+        "payment-failure-ignored",
+        "drills/payment-failure-grace.yaml",
+        "did not happen: subscription is past due",
+    ),
 ];
 
 fn fault_is_caught(fault: &str, drill: &str, incident: &str) {
@@ -55,9 +84,15 @@ fn fault_is_caught(fault: &str, drill: &str, incident: &str) {
         .status(1)
         .stdout_has("FAIL")
         .stdout_has(incident)
-        .stdout_has(format!("rerun: luota run {drill} --target demo --demo-fault {fault}"))
+        .stdout_has(format!(
+            "rerun: luota run {drill} --target demo --demo-fault {fault}"
+        ))
         .run();
-    assert!(ran.stdout.contains("event evt_"), "the incident names the event:\n{}", ran.stdout);
+    assert!(
+        ran.stdout.contains("event evt_"),
+        "the incident names the event:\n{}",
+        ran.stdout
+    );
 }
 
 #[test]
@@ -98,7 +133,13 @@ fn a_broken_drill_is_located_and_the_others_still_run() {
     let good = repo().join("drills/checkout-grants-access.yaml");
     let json = dir.path().join("r.json");
     Test::new()
-        .args(["run", &broken, good.to_str().unwrap(), "--report-json", json.to_str().unwrap()])
+        .args([
+            "run",
+            &broken,
+            good.to_str().unwrap(),
+            "--report-json",
+            json.to_str().unwrap(),
+        ])
         .status(2)
         .stderr_has("broken.yaml:7:3")
         .stderr_has("unknown key `withn`")
@@ -108,7 +149,10 @@ fn a_broken_drill_is_located_and_the_others_still_run() {
         .run();
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert_eq!(report["drills"][0]["verdict"], "invalid");
-    assert!(report["drills"][0]["errors"][0].as_str().unwrap().contains("broken.yaml:7:3"));
+    assert!(report["drills"][0]["errors"][0]
+        .as_str()
+        .unwrap()
+        .contains("broken.yaml:7:3"));
     assert_eq!(report["drills"][1]["verdict"], "passed");
 }
 
@@ -127,7 +171,11 @@ fn an_unknown_event_in_send_points_at_the_send_line() {
 
 #[test]
 fn validate_accepts_the_shipped_drills() {
-    Test::new().args(["validate"]).status(0).stdout_has("7 drill files: 7 valid, 0 invalid").run();
+    Test::new()
+        .args(["validate"])
+        .status(0)
+        .stdout_has("7 drill files: 7 valid, 0 invalid")
+        .run();
 }
 
 fn config(dir: &Path, webhook: &str) -> String {
@@ -146,10 +194,21 @@ fn an_unreachable_target_is_errored_not_failed() {
         l.local_addr().unwrap().port()
     };
     let cfg = config(dir.path(), &format!("http://127.0.0.1:{port}/webhook"));
-    let drill = write(dir.path(), "d.yaml", "drill: reach\nevents:\n  e: { type: invoice.paid }\ndeliver:\n  - send: e\n");
+    let drill = write(
+        dir.path(),
+        "d.yaml",
+        "drill: reach\nevents:\n  e: { type: invoice.paid }\ndeliver:\n  - send: e\n",
+    );
     let json = dir.path().join("r.json");
     let ran = Test::new()
-        .args(["run", &drill, "--config", &cfg, "--report-json", json.to_str().unwrap()])
+        .args([
+            "run",
+            &drill,
+            "--config",
+            &cfg,
+            "--report-json",
+            json.to_str().unwrap(),
+        ])
         .env("LUOTA_TEST_SECRET", SECRET)
         .status(3)
         .stdout_has("ERROR")
@@ -174,7 +233,11 @@ fn a_hanging_handler_is_a_failed_delivery_within_the_timeout() {
         }
     });
     let cfg = config(dir.path(), &format!("http://127.0.0.1:{port}/webhook"));
-    let drill = write(dir.path(), "d.yaml", "drill: hang\nevents:\n  e: { type: invoice.paid }\ndeliver:\n  - send: e\n");
+    let drill = write(
+        dir.path(),
+        "d.yaml",
+        "drill: hang\nevents:\n  e: { type: invoice.paid }\ndeliver:\n  - send: e\n",
+    );
     let start = std::time::Instant::now();
     Test::new()
         .args(["run", &drill, "--config", &cfg])
@@ -191,7 +254,15 @@ fn a_missing_secret_variable_says_which_and_sends_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), "http://127.0.0.1:9/webhook");
     Test::new()
-        .args(["run", "--config", &cfg, repo().join("drills/checkout-grants-access.yaml").to_str().unwrap()])
+        .args([
+            "run",
+            "--config",
+            &cfg,
+            repo()
+                .join("drills/checkout-grants-access.yaml")
+                .to_str()
+                .unwrap(),
+        ])
         .status(3)
         .stderr_has("`LUOTA_TEST_SECRET` is not set")
         .run();
@@ -202,7 +273,15 @@ fn a_host_outside_the_allowed_list_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), "https://billing.example.com/webhook");
     Test::new()
-        .args(["run", "--config", &cfg, repo().join("drills/checkout-grants-access.yaml").to_str().unwrap()])
+        .args([
+            "run",
+            "--config",
+            &cfg,
+            repo()
+                .join("drills/checkout-grants-access.yaml")
+                .to_str()
+                .unwrap(),
+        ])
         .env("LUOTA_TEST_SECRET", SECRET)
         .status(3)
         .stderr_has("not in the allowed hosts")
@@ -212,17 +291,34 @@ fn a_host_outside_the_allowed_list_is_refused() {
 
 #[test]
 fn an_unknown_target_is_invalid_input() {
-    Test::new().args(["run", "--target", "nope"]).status(2).stderr_has("unknown target `nope`").run();
+    Test::new()
+        .args(["run", "--target", "nope"])
+        .status(2)
+        .stderr_has("unknown target `nope`")
+        .run();
 }
 
 #[test]
 fn help_lists_the_exit_codes() {
-    Test::new().args(["run", "--help"]).status(0).stdout_has("130  interrupted").stdout_has("2    invalid input").run();
+    Test::new()
+        .args(["run", "--help"])
+        .status(0)
+        .stdout_has("130  interrupted")
+        .stdout_has("2    invalid input")
+        .run();
 }
 
 #[test]
 fn terminal_report_of_a_caught_fault() {
-    let ran = Test::new().args(["run", "drills/replay-stays-idempotent.yaml", "--demo-fault", "no-idempotency"]).status(1).run();
+    let ran = Test::new()
+        .args([
+            "run",
+            "drills/replay-stays-idempotent.yaml",
+            "--demo-fault",
+            "no-idempotency",
+        ])
+        .status(1)
+        .run();
     let mut settings = insta::Settings::clone_current();
     settings.add_filter(r"(evt_1|req_|cus_|sub_|user_)[a-z0-9]{12}", "$1[uid]");
     settings.add_filter(r"\d+(\.\d+)?(ms|s)\b", "[time]");

@@ -19,6 +19,40 @@ use tokio::sync::Barrier;
 use super::{Sent, SignedRequest, RESPONSE_CAP, USER_AGENT};
 use crate::record::DeliveryOutcome;
 
+/// One request of a group, fully built before the release.
+#[derive(Debug, Clone)]
+pub struct GroupRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+    /// The signature timestamp, for webhook deliveries.
+    pub timestamp: Option<i64>,
+}
+
+impl GroupRequest {
+    /// A signed webhook delivery to `url`.
+    pub fn webhook(url: &str, req: &SignedRequest) -> GroupRequest {
+        let mut headers = vec![
+            (
+                "content-type".to_string(),
+                "application/json; charset=utf-8".to_string(),
+            ),
+            ("user-agent".to_string(), USER_AGENT.to_string()),
+        ];
+        if let Some(h) = &req.header {
+            headers.push(("stripe-signature".into(), h.clone()));
+        }
+        GroupRequest {
+            method: "POST".into(),
+            url: url.to_string(),
+            headers,
+            body: req.body.clone(),
+            timestamp: req.timestamp,
+        }
+    }
+}
+
 /// The result of a group: one [`Sent`] per request, in order, and the spread
 /// between the first and the last request handed to its socket.
 #[derive(Debug)]
@@ -27,90 +61,95 @@ pub struct GroupResult {
     pub spread: Duration,
 }
 
-/// Send every request at once to `url` (http only; https falls back to the
-/// caller's ordinary client) and wait for all answers, each bounded by `timeout`.
-pub async fn send_together(
-    url: &str,
-    requests: Vec<SignedRequest>,
-    timeout: Duration,
-) -> Result<GroupResult, String> {
-    let parsed = reqwest::Url::parse(url).map_err(|e| format!("bad webhook URL: {e}"))?;
-    if parsed.scheme() != "http" {
-        return Err("together groups need an http:// webhook in this version".into());
+fn failed(req: &GroupRequest, outcome: DeliveryOutcome, error: String) -> Sent {
+    Sent {
+        outcome,
+        status: None,
+        latency: Duration::ZERO,
+        bytes: req.body.len(),
+        timestamp: req.timestamp,
+        written_at: None,
+        error: Some(error),
+        response: None,
     }
-    let host = parsed.host_str().unwrap_or("127.0.0.1").to_string();
+}
+
+type Conn = http1::SendRequest<Full<Bytes>>;
+
+/// Open a connection (TCP + HTTP/1 handshake) for `req`, and build its request.
+async fn open(
+    req: &GroupRequest,
+    timeout: Duration,
+) -> Result<(Conn, hyper::Request<Full<Bytes>>), (DeliveryOutcome, String)> {
+    let parsed = reqwest::Url::parse(&req.url)
+        .map_err(|e| (DeliveryOutcome::Broken, format!("bad URL: {e}")))?;
+    if parsed.scheme() != "http" {
+        return Err((
+            DeliveryOutcome::Broken,
+            "together groups need http:// URLs in this version".into(),
+        ));
+    }
+    let host = parsed
+        .host_str()
+        .unwrap_or("127.0.0.1")
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
     let port = parsed.port_or_known_default().unwrap_or(80);
     let authority = match parsed.port() {
-        Some(p) => format!("{host}:{p}"),
-        None => host.clone(),
+        Some(p) => format!("{}:{p}", parsed.host_str().unwrap_or_default()),
+        None => parsed.host_str().unwrap_or_default().to_string(),
     };
     let path = match parsed.query() {
         Some(q) => format!("{}?{q}", parsed.path()),
         None => parsed.path().to_string(),
     };
-    let host_for_connect = host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_string();
+    let sender = tokio::time::timeout(timeout, async {
+        let stream = TcpStream::connect((host.as_str(), port))
+            .await
+            .map_err(|e| format!("could not connect: {e}"))?;
+        let _ = stream.set_nodelay(true);
+        let (sender, conn) = http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| format!("could not connect: {e}"))?;
+        tokio::spawn(conn);
+        Ok::<_, String>(sender)
+    })
+    .await
+    .unwrap_or_else(|_| Err("could not connect: connecting timed out".into()))
+    .map_err(|e| (DeliveryOutcome::ConnectFailed, e))?;
+    let mut builder = hyper::Request::builder()
+        .method(req.method.as_str())
+        .uri(path)
+        .header("host", authority)
+        .header("content-length", req.body.len());
+    for (k, v) in &req.headers {
+        builder = builder.header(k.as_str(), v.as_str());
+    }
+    let request = builder
+        .body(Full::new(req.body.clone()))
+        .map_err(|e| (DeliveryOutcome::Broken, e.to_string()))?;
+    Ok((sender, request))
+}
 
-    // Open every connection first.
-    let mut senders = Vec::with_capacity(requests.len());
-    let mut failures: Vec<Option<Sent>> = Vec::with_capacity(requests.len());
-    for req in &requests {
-        let opened = tokio::time::timeout(timeout, async {
-            let stream = TcpStream::connect((host_for_connect.as_str(), port))
-                .await
-                .map_err(|e| e.to_string())?;
-            let _ = stream.set_nodelay(true);
-            let (sender, conn) = http1::handshake(TokioIo::new(stream))
-                .await
-                .map_err(|e| e.to_string())?;
-            tokio::spawn(conn);
-            Ok::<_, String>(sender)
-        })
-        .await
-        .unwrap_or_else(|_| Err("connecting timed out".into()));
-        match opened {
-            Ok(s) => {
-                senders.push(Some(s));
-                failures.push(None);
+/// Release every request at once and wait for all answers, each bounded by `timeout`.
+pub async fn send_together(requests: Vec<GroupRequest>, timeout: Duration) -> GroupResult {
+    // Open every connection and build every request first.
+    let mut out: Vec<Option<Sent>> = Vec::with_capacity(requests.len());
+    let mut ready = Vec::new();
+    for (i, req) in requests.iter().enumerate() {
+        match open(req, timeout).await {
+            Ok(pair) => {
+                out.push(None);
+                ready.push((i, pair));
             }
-            Err(e) => {
-                senders.push(None);
-                failures.push(Some(Sent {
-                    outcome: DeliveryOutcome::ConnectFailed,
-                    status: None,
-                    latency: Duration::ZERO,
-                    bytes: req.body.len(),
-                    timestamp: req.timestamp,
-                    written_at: None,
-                    error: Some(format!("could not connect: {e}")),
-                    response: None,
-                }));
-            }
+            Err((outcome, e)) => out.push(Some(failed(req, outcome, e))),
         }
     }
-
-    // Build every request before the release.
-    let ready = senders.iter().filter(|s| s.is_some()).count();
-    let barrier = Arc::new(Barrier::new(ready + 1));
+    let barrier = Arc::new(Barrier::new(ready.len() + 1));
     let mut tasks = Vec::new();
-    for (i, (sender, req)) in senders.into_iter().zip(requests.iter()).enumerate() {
-        let Some(mut sender) = sender else { continue };
-        let mut builder = hyper::Request::post(&path)
-            .header("host", &authority)
-            .header("content-type", "application/json; charset=utf-8")
-            .header("user-agent", USER_AGENT)
-            .header("content-length", req.body.len());
-        if let Some(h) = &req.header {
-            builder = builder.header("stripe-signature", h);
-        }
-        let request = builder
-            .body(Full::new(req.body.clone()))
-            .map_err(|e| e.to_string())?;
+    for (i, (mut sender, request)) in ready {
         let barrier = barrier.clone();
-        let bytes = req.body.len();
-        let timestamp = req.timestamp;
         tasks.push((
             i,
             tokio::spawn(async move {
@@ -128,26 +167,31 @@ pub async fn send_together(
                     Ok::<_, String>((status, body))
                 })
                 .await;
-                (start, start.elapsed(), answer, bytes, timestamp)
+                (start, start.elapsed(), answer)
             }),
         ));
     }
     let release = Instant::now();
     barrier.wait().await;
 
-    let mut out: Vec<Option<Sent>> = failures;
     let mut starts = Vec::new();
     for (i, task) in tasks {
-        let (start, latency, answer, bytes, timestamp) = task
-            .await
-            .map_err(|e| format!("a delivery task failed: {e}"))?;
+        let req = &requests[i];
+        let Ok((start, latency, answer)) = task.await else {
+            out[i] = Some(failed(
+                req,
+                DeliveryOutcome::Broken,
+                "the delivery task failed".into(),
+            ));
+            continue;
+        };
         starts.push(start);
         let mut sent = Sent {
             outcome: DeliveryOutcome::Answered,
             status: None,
             latency,
-            bytes,
-            timestamp,
+            bytes: req.body.len(),
+            timestamp: req.timestamp,
             written_at: Some(start.saturating_duration_since(release)),
             error: None,
             response: None,
@@ -175,8 +219,8 @@ pub async fn send_together(
         (Some(a), Some(b)) => b.saturating_duration_since(*a),
         _ => Duration::ZERO,
     };
-    Ok(GroupResult {
+    GroupResult {
         sent: out.into_iter().flatten().collect(),
         spread,
-    })
+    }
 }

@@ -51,6 +51,25 @@ pub struct Drill {
     /// A multi-step drill: each step has its own deliveries and promise.
     #[serde(default)]
     pub steps: Vec<Step>,
+    /// A control drill: the outcome must *not* happen. It passes only when the
+    /// checks catch the broken outcome — proof that the checks have teeth.
+    #[serde(default)]
+    pub control: bool,
+    /// `both`: run the drill twice, the second time with every step's
+    /// delivery lines in reverse order (fresh `run.uid`); one verdict.
+    #[serde(default)]
+    pub orders: Orders,
+}
+
+/// Which delivery orders a drill is run in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Orders {
+    /// The plan as written.
+    #[default]
+    AsWritten,
+    /// As written, then reversed: same-second ties expose different bugs in each order.
+    Both,
 }
 
 /// One step of a multi-step drill.
@@ -140,17 +159,19 @@ pub struct RelativeCreated {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Delivery {
-    /// The event name to send.
-    pub send: String,
+    /// The event name to send (not needed when `together` lists its members).
+    #[serde(default)]
+    pub send: Option<String>,
     /// Wait this long after the previous delivery's response.
     #[serde(default, deserialize_with = "opt_duration")]
     pub after: Option<Duration>,
     /// How many copies of this delivery (same event id).
     #[serde(default = "one")]
     pub copies: u32,
-    /// Release all copies at one instant over pre-opened connections.
+    /// `true`: release all copies at one instant over pre-opened connections.
+    /// A list: release these different events and app calls at one instant.
     #[serde(default)]
-    pub together: bool,
+    pub together: Together,
     #[serde(default)]
     pub signature: SignatureMode,
     #[serde(default)]
@@ -161,10 +182,76 @@ pub struct Delivery {
     /// Client timeout for this delivery (default from config, 10 s).
     #[serde(default, deserialize_with = "opt_duration")]
     pub timeout: Option<Duration>,
+    /// Redeliver like Stripe until the handler accepts.
+    #[serde(default)]
+    pub redeliver: Option<Redeliver>,
 }
 
 fn one() -> u32 {
     1
+}
+
+/// `together:` either a flag for copies, or a list of different members.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum Together {
+    Flag(bool),
+    Members(Vec<Member>),
+}
+
+impl Default for Together {
+    fn default() -> Self {
+        Together::Flag(false)
+    }
+}
+
+impl Together {
+    pub fn is_on(&self) -> bool {
+        matches!(self, Together::Flag(true) | Together::Members(_))
+    }
+}
+
+/// A member of a mixed `together` group: an event or an app call.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Member {
+    /// An event to send (signed as usual).
+    #[serde(default)]
+    pub send: Option<String>,
+    #[serde(default)]
+    pub signature: Option<SignatureMode>,
+    #[serde(default)]
+    pub body: Option<BodyEncoding>,
+    /// Or an app call, `METHOD URL` (e.g. the browser-return path racing the webhook).
+    #[serde(default)]
+    pub http: Option<String>,
+    #[serde(default)]
+    pub json: Option<Value>,
+    #[serde(default)]
+    pub expect_status: Option<StatusExpect>,
+}
+
+/// Stripe-like retry: resend, re-signed each time, until the status matches.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Redeliver {
+    /// The status that ends the retries (default `2xx`).
+    #[serde(default = "StatusExpect::success")]
+    pub until: StatusExpect,
+    /// Attempts after the first delivery (default 5).
+    #[serde(default = "five")]
+    pub attempts: u32,
+    /// Wait before the first retry; doubles each time (a compressed Stripe backoff).
+    #[serde(default = "half_second", deserialize_with = "duration")]
+    pub every: Duration,
+}
+
+fn five() -> u32 {
+    5
+}
+
+fn half_second() -> Duration {
+    Duration::from_millis(500)
 }
 
 /// An expected HTTP status: `200`, `"2xx"`, or a list of those.
@@ -181,6 +268,8 @@ pub enum StatusExpect {
 pub enum StatusPattern {
     Exact(u16),
     Class(u16),
+    /// No answer within the client timeout (as Stripe would count it).
+    Timeout,
 }
 
 impl From<StatusPattern> for String {
@@ -194,6 +283,7 @@ impl std::fmt::Display for StatusPattern {
         match self {
             StatusPattern::Exact(c) => write!(f, "{c}"),
             StatusPattern::Class(c) => write!(f, "{c}xx"),
+            StatusPattern::Timeout => write!(f, "timeout"),
         }
     }
 }
@@ -206,12 +296,17 @@ impl<'de> Deserialize<'de> for StatusPattern {
             N(u16),
             S(String),
         }
-        let bad = || serde::de::Error::custom("expected a status like 200, \"2xx\" or \"4xx\"");
+        let bad = || {
+            serde::de::Error::custom("expected a status like 200, \"2xx\", \"4xx\" or \"timeout\"")
+        };
         match Raw::deserialize(d)? {
             Raw::N(n) if (100..600).contains(&n) => Ok(StatusPattern::Exact(n)),
             Raw::N(_) => Err(bad()),
             Raw::S(s) => {
                 let s = s.trim().to_ascii_lowercase();
+                if s == "timeout" {
+                    return Ok(StatusPattern::Timeout);
+                }
                 if let Some(c) = s.strip_suffix("xx") {
                     match c.parse::<u16>() {
                         Ok(c) if (1..6).contains(&c) => Ok(StatusPattern::Class(c)),
@@ -233,11 +328,20 @@ impl StatusPattern {
         match self {
             StatusPattern::Exact(c) => *c == status,
             StatusPattern::Class(c) => status / 100 == *c,
+            StatusPattern::Timeout => false,
         }
     }
 }
 
 impl StatusExpect {
+    /// Whether a timed-out delivery meets this expectation.
+    pub fn accepts_timeout(&self) -> bool {
+        match self {
+            StatusExpect::One(p) => *p == StatusPattern::Timeout,
+            StatusExpect::Any(ps) => ps.contains(&StatusPattern::Timeout),
+        }
+    }
+
     pub fn matches(&self, status: u16) -> bool {
         match self {
             StatusExpect::One(p) => p.matches(status),

@@ -3,7 +3,7 @@
 
 use super::diagnostic::{nearest, Diagnostic};
 use super::load::LoadedDrill;
-use super::model::{Delivery, Expect};
+use super::model::{Delivery, Expect, Together};
 use crate::stripe::template;
 
 /// Every semantic problem in `d`; empty when the drill is valid.
@@ -110,19 +110,31 @@ pub fn validate(d: &LoadedDrill) -> Vec<Diagnostic> {
                       deliver: &[Delivery],
                       expect: Option<&Expect>,
                       out: &mut dyn FnMut(&str, String, Option<String>)| {
+        let unknown_event =
+            |path: &str, name: &str, out: &mut dyn FnMut(&str, String, Option<String>)| {
+                if !drill.events.contains_key(name) {
+                    let help = match nearest(name, names.iter().copied()) {
+                        Some(n) => format!("did you mean `{n}`?"),
+                        None if names.is_empty() => "declare it under `events:`".into(),
+                        None => format!("events of this drill: {}", names.join(", ")),
+                    };
+                    out(path, format!("unknown event `{name}`"), Some(help));
+                }
+            };
         for (i, del) in deliver.iter().enumerate() {
             let p = format!("{prefix}deliver[{i}]");
-            if !drill.events.contains_key(&del.send) {
-                let help = match nearest(&del.send, names.iter().copied()) {
-                    Some(n) => format!("did you mean `{n}`?"),
-                    None if names.is_empty() => "declare it under `events:`".into(),
-                    None => format!("events of this drill: {}", names.join(", ")),
-                };
-                out(
-                    &format!("{p}.send"),
-                    format!("unknown event `{}`", del.send),
-                    Some(help),
-                );
+            match (&del.send, &del.together) {
+                (Some(name), Together::Members(_)) => {
+                    let _ = name;
+                    out(&format!("{p}.send"), "a line with a `together` list names its events inside the list, not in `send`".into(), Some("move it into the list as `- send: NAME`".into()));
+                }
+                (Some(name), _) => unknown_event(&format!("{p}.send"), name, out),
+                (None, Together::Members(_)) => {}
+                (None, _) => out(
+                    &p,
+                    "this delivery line has no `send`".into(),
+                    Some("write `- send: EVENT_NAME`".into()),
+                ),
             }
             if del.copies == 0 {
                 out(
@@ -138,16 +150,58 @@ pub fn validate(d: &LoadedDrill) -> Vec<Diagnostic> {
                     Some("a race needs tens of copies, not thousands".into()),
                 );
             }
-            if del.together && del.copies < 2 {
-                out(
+            match &del.together {
+                Together::Flag(true) if del.copies < 2 => out(
                     &format!("{p}.together"),
                     "`together: true` needs `copies: 2` or more".into(),
                     None,
-                );
+                ),
+                Together::Members(members) => {
+                    if members.len() < 2 {
+                        out(
+                            &format!("{p}.together"),
+                            "a `together` list needs two or more members".into(),
+                            None,
+                        );
+                    }
+                    for (j, m) in members.iter().enumerate() {
+                        let mp = format!("{p}.together[{j}]");
+                        match (&m.send, &m.http) {
+                            (Some(name), None) => unknown_event(&format!("{mp}.send"), name, out),
+                            (None, Some(call)) => {
+                                if let Err(msg) = split_method(call) {
+                                    out(&format!("{mp}.http"), msg, None);
+                                }
+                            }
+                            _ => out(
+                                &mp,
+                                "a `together` member has exactly one of `send` or `http`".into(),
+                                None,
+                            ),
+                        }
+                    }
+                }
+                _ => {}
+            }
+            if let Some(r) = &del.redeliver {
+                if del.together.is_on() {
+                    out(
+                        &format!("{p}.redeliver"),
+                        "`redeliver` applies to single deliveries, not `together` groups".into(),
+                        None,
+                    );
+                }
+                if r.attempts == 0 || r.attempts > 50 {
+                    out(
+                        &format!("{p}.redeliver.attempts"),
+                        "`attempts` must be between 1 and 50".into(),
+                        None,
+                    );
+                }
             }
         }
         if let Some(e) = expect {
-            if !e.stable.is_empty() && deliver.first().is_some_and(|d| d.together) {
+            if !e.stable.is_empty() && deliver.first().is_some_and(|d| d.together.is_on()) {
                 out(
                     &format!("{prefix}expect.stable"),
                     "`stable` has no baseline here: the plan starts with a `together` group, so no single accepted delivery settles first".into(),

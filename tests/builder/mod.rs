@@ -49,7 +49,8 @@ impl Test {
     }
 
     pub fn args<I: IntoIterator<Item = S>, S: AsRef<str>>(mut self, args: I) -> Self {
-        self.args.extend(args.into_iter().map(|a| a.as_ref().to_string()));
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_string()));
         self
     }
 
@@ -91,8 +92,15 @@ impl Test {
     /// Run and check every expectation; panics with the whole output on a miss.
     pub fn run(self) -> Ran {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_luota"));
-        cmd.args(&self.args).current_dir(&self.dir).stdout(Stdio::piped()).stderr(Stdio::piped());
-        cmd.stdin(if self.stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        cmd.args(&self.args)
+            .current_dir(&self.dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd.stdin(if self.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
@@ -101,24 +109,48 @@ impl Test {
             use std::io::Write;
             child.stdin.take().unwrap().write_all(input).unwrap();
         }
-        let Output { status, stdout, stderr } = child.wait_with_output().unwrap();
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = child.wait_with_output().unwrap();
         let ran = Ran {
             status: status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
             stderr: String::from_utf8_lossy(&stderr).into_owned(),
         };
-        let show = || format!("luota {}\n--- status {}\n--- stdout\n{}\n--- stderr\n{}", self.args.join(" "), ran.status, ran.stdout, ran.stderr);
+        let show = || {
+            format!(
+                "luota {}\n--- status {}\n--- stdout\n{}\n--- stderr\n{}",
+                self.args.join(" "),
+                ran.status,
+                ran.stdout,
+                ran.stderr
+            )
+        };
         if let Some(code) = self.status {
             assert_eq!(ran.status, code, "unexpected exit status\n{}", show());
         }
         for s in &self.stdout_has {
-            assert!(ran.stdout.contains(s.as_str()), "stdout lacks {s:?}\n{}", show());
+            assert!(
+                ran.stdout.contains(s.as_str()),
+                "stdout lacks {s:?}\n{}",
+                show()
+            );
         }
         for s in &self.stdout_lacks {
-            assert!(!ran.stdout.contains(s.as_str()), "stdout has {s:?}\n{}", show());
+            assert!(
+                !ran.stdout.contains(s.as_str()),
+                "stdout has {s:?}\n{}",
+                show()
+            );
         }
         for s in &self.stderr_has {
-            assert!(ran.stderr.contains(s.as_str()), "stderr lacks {s:?}\n{}", show());
+            assert!(
+                ran.stderr.contains(s.as_str()),
+                "stderr lacks {s:?}\n{}",
+                show()
+            );
         }
         ran
     }
