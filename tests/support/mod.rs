@@ -17,6 +17,7 @@
 //! ```
 #![allow(dead_code)]
 
+pub mod handlers;
 pub mod sdk;
 
 use std::path::{Path, PathBuf};
