@@ -15,6 +15,9 @@
 #   LUOTA_TEST_PG_URL set already  -> use that server, start none
 #   LUOTA_CI_PG_PORT               -> first port to try (default 54329)
 #   LUOTA_CI_KEEP=1                -> keep the temp dir (server logs) after exit
+#   LUOTA_CI_MARIADB=1             -> also install/start MariaDB on 127.0.0.1
+#                                     (LUOTA_CI_MARIADB_PORT, default 33069) and
+#                                     export LUOTA_TEST_MARIADB_URL
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -172,12 +175,40 @@ setup_postgres() {
 }
 
 # ---------------------------------------------------------------- mariadb
-# Placeholder for when drills need MySQL-flavoured SQL checks. Structure:
-# apt_install mariadb-server; mariadb-install-db --datadir="$RUN_TMP/mariadb"
-# as the mysql user; mariadbd on 127.0.0.1:33069 with a socket in $RUN_TMP;
-# register the stop in CLEANUPS; export LUOTA_TEST_MARIADB_URL.
+# Opt-in (LUOTA_CI_MARIADB=1) until a test needs MySQL-flavoured SQL checks, so
+# CI does not pay for the install before then. Exports LUOTA_TEST_MARIADB_URL.
 setup_mariadb() {
-  :
+  [ "${LUOTA_CI_MARIADB:-0}" = 1 ] || return 0
+  if [ -n "${LUOTA_TEST_MARIADB_URL:-}" ]; then
+    log "mariadb: using LUOTA_TEST_MARIADB_URL from the environment"
+    return 0
+  fi
+  apt_install mariadb-server mariadb-client
+  local dir="$RUN_TMP/mariadb" port i
+  mkdir -p "$dir/data"
+  [ "$(id -u)" -eq 0 ] && chown -R mysql:mysql "$dir"
+  port=$(free_port "${LUOTA_CI_MARIADB_PORT:-33069}")
+  quiet as_user mysql mariadb-install-db --no-defaults --datadir="$dir/data" \
+    --auth-root-authentication-method=socket --skip-test-db
+  # Started as root, mariadbd drops to the mysql user itself (--user).
+  mariadbd --no-defaults --user=mysql --datadir="$dir/data" --bind-address=127.0.0.1 \
+    --port="$port" --socket="$dir/mysqld.sock" --pid-file="$dir/mysqld.pid" \
+    --log-error="$dir/error.log" --skip-log-bin --innodb-flush-log-at-trx-commit=0 \
+    --max-connections=200 >/dev/null 2>&1 &
+  local pid=$!
+  CLEANUPS+=("kill $pid; for i in \$(seq 100); do kill -0 $pid || break; sleep 0.1; done")
+  for i in $(seq 300); do
+    mariadb-admin --no-defaults --socket="$dir/mysqld.sock" -uroot ping >/dev/null 2>&1 && break
+    kill -0 "$pid" 2>/dev/null || { tail -n 30 "$dir/error.log" >&2; die "mariadb: server exited"; }
+    sleep 0.2
+  done
+  mariadb --no-defaults --socket="$dir/mysqld.sock" -uroot -e \
+    "CREATE USER 'luota'@'%' IDENTIFIED BY 'luota'; GRANT ALL ON *.* TO 'luota'@'%' WITH GRANT OPTION;" \
+    || { tail -n 30 "$dir/error.log" >&2; die "mariadb: not answering"; }
+  mariadb --no-defaults -h127.0.0.1 -P"$port" -uluota -pluota -e 'SELECT 1' >/dev/null \
+    || die "mariadb: luota user cannot connect over TCP on $port"
+  export LUOTA_TEST_MARIADB_URL="mysql://luota:luota@127.0.0.1:$port/mysql"
+  log "mariadb: up on 127.0.0.1:$port"
 }
 
 # ---------------------------------------------------------------- main

@@ -73,6 +73,11 @@ pub fn pg_url() -> Option<String> {
     env_nonempty("LUOTA_TEST_PG_URL")
 }
 
+/// MariaDB URL (`LUOTA_TEST_MARIADB_URL`), exported by `LUOTA_CI_MARIADB=1 bash ci/test.sh`.
+pub fn mariadb_url() -> Option<String> {
+    env_nonempty("LUOTA_TEST_MARIADB_URL")
+}
+
 /// Gate a test on a part being present. Missing under CI: panic with a clear
 /// message. Missing elsewhere: print `skipped: <reason>` and return `None`.
 pub fn require<T>(name: &str, v: Option<T>) -> Option<T> {
@@ -95,6 +100,7 @@ fn hint(name: &str) -> &'static str {
         "python" => "LUOTA_TEST_PYTHON unset or missing, and no .venv/bin/python",
         "node" => "LUOTA_TEST_NODE_DIR unset, `node` missing, or no node_modules/stripe",
         "pg" | "postgres" | "postgresql" => "LUOTA_TEST_PG_URL unset",
+        "mariadb" => "LUOTA_TEST_MARIADB_URL unset; ci/test.sh starts MariaDB only with LUOTA_CI_MARIADB=1",
         "openssl" => "`openssl` not on PATH",
         _ => "not found",
     }
