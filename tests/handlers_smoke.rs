@@ -172,3 +172,127 @@ async fn python_handler_smoke() {
 async fn node_handler_smoke() {
     smoke(Lang::Node).await;
 }
+
+/// Like [`event`] with an explicit `created`.
+fn event_at(id: &str, kind: &str, created: i64, object: Value) -> Vec<u8> {
+    let mut v: Value = serde_json::from_slice(&event(id, kind, object)).unwrap();
+    v["created"] = json!(created);
+    serde_json::to_vec_pretty(&v).unwrap()
+}
+
+fn subscription(status: &str, lookup_key: &str, quantity: i64) -> Value {
+    json!({
+        "id": "sub_rules_1",
+        "object": "subscription",
+        "customer": "cus_rules_1",
+        "status": status,
+        "metadata": {"user_id": "u_r"},
+        "items": {"object": "list", "data": [
+            {"id": "si_1", "quantity": quantity, "price": {"id": "price_1", "lookup_key": lookup_key}}
+        ]},
+    })
+}
+
+async fn rules(lang: Lang) {
+    let Some(h) = start(lang) else { return };
+    let c = Client::new();
+    let name = lang.name();
+    c.create_user(&h, "u_r").await;
+
+    // Concurrent duplicates of one event: the ledger insert and the effects
+    // share a transaction, so exactly one applies.
+    let mut o = checkout("cs_rules", "u_r");
+    o["customer"] = json!("cus_rules_1");
+    let body = event("evt_rules_dup", "checkout.session.completed", o);
+    let sig = openssl_header(SECRET, now(), &body);
+    let sends = (0..8).map(|_| c.deliver(&h, &body, Some(&sig)));
+    for (status, v) in futures_join_all(sends).await {
+        assert_eq!(status, 200, "{name}: concurrent duplicate: {v}\n{}", h.log());
+    }
+    let (_, outbox) = c.get(&h, "/internal/users/u_r/outbox").await;
+    assert_eq!(outbox["counts"]["welcome"], 1, "{name}: concurrent replays: {outbox}");
+    let (_, user) = c.get(&h, "/internal/users/u_r").await;
+    assert_eq!(user["credits"], 100, "{name}: {user}");
+
+    // Subscription updates, delivered out of order: the older one is ignored.
+    let t = now();
+    let newer = event_at("evt_sub_new", "customer.subscription.updated", t, subscription("past_due", "team", 5));
+    let older = event_at("evt_sub_old", "customer.subscription.updated", t - 60, subscription("active", "pro", 2));
+    for b in [&newer, &older] {
+        let (status, v) = c.deliver(&h, b, Some(&openssl_header(SECRET, now(), b))).await;
+        assert_eq!(status, 200, "{name}: subscription update: {v}\n{}", h.log());
+    }
+    let (_, user) = c.get(&h, "/internal/users/u_r").await;
+    assert_eq!(user["status"], "past_due", "{name}: older event ignored: {user}");
+    assert_eq!(user["access"], "grace", "{name}: {user}");
+    assert_eq!(user["plan"], "team", "{name}: {user}");
+    assert_eq!(user["seats"], 5, "{name}: {user}");
+
+    // invoice.paid by customer -> active/full + receipt.
+    let paid = event(
+        "evt_inv_paid",
+        "invoice.paid",
+        json!({"id": "in_r", "object": "invoice", "customer": "cus_rules_1", "metadata": null, "parent": null}),
+    );
+    let (status, v) = c.deliver(&h, &paid, Some(&openssl_header(SECRET, now(), &paid))).await;
+    assert_eq!(status, 200, "{name}: invoice.paid: {v}\n{}", h.log());
+    let (_, user) = c.get(&h, "/internal/users/u_r").await;
+    assert_eq!((user["status"].as_str(), user["access"].as_str()), (Some("active"), Some("full")), "{name}: {user}");
+
+    // Deleted -> canceled/none + one canceled email.
+    let deleted = event_at("evt_sub_del", "customer.subscription.deleted", t + 5, subscription("active", "team", 5));
+    let (status, v) = c.deliver(&h, &deleted, Some(&openssl_header(SECRET, now(), &deleted))).await;
+    assert_eq!(status, 200, "{name}: deleted: {v}\n{}", h.log());
+    let (_, user) = c.get(&h, "/internal/users/u_r").await;
+    assert_eq!((user["status"].as_str(), user["access"].as_str()), (Some("canceled"), Some("none")), "{name}: {user}");
+    let (_, outbox) = c.get(&h, "/internal/users/u_r/outbox").await;
+    assert_eq!(outbox["counts"]["receipt"], 1, "{name}: {outbox}");
+    assert_eq!(outbox["counts"]["canceled"], 1, "{name}: {outbox}");
+
+    // A subscription event for a customer nobody has: 409, not recorded.
+    let mut stray = subscription("active", "pro", 1);
+    stray["customer"] = json!("cus_nobody");
+    stray["metadata"] = json!({});
+    let stray = event("evt_stray", "customer.subscription.created", stray);
+    let (status, _) = c.deliver(&h, &stray, Some(&openssl_header(SECRET, now(), &stray))).await;
+    assert_eq!(status, 409, "{name}: unknown customer\n{}", h.log());
+}
+
+/// Drive all futures concurrently and collect their outputs in order (a
+/// join_all without adding the `futures` crate to Cargo.toml).
+async fn futures_join_all<F: std::future::Future>(futs: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let futs: Vec<_> = futs.map(Box::pin).collect();
+    let mut pending: Vec<Option<_>> = futs.into_iter().map(Some).collect();
+    let mut out: Vec<Option<F::Output>> = (0..pending.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut done = true;
+        for (i, slot) in pending.iter_mut().enumerate() {
+            if let Some(f) = slot {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => {
+                        out[i] = Some(v);
+                        *slot = None;
+                    }
+                    std::task::Poll::Pending => done = false,
+                }
+            }
+        }
+        if done {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    out.into_iter().map(Option::unwrap).collect()
+}
+
+#[tokio::test]
+async fn python_handler_rules() {
+    rules(Lang::Python).await;
+}
+
+#[tokio::test]
+async fn node_handler_rules() {
+    rules(Lang::Node).await;
+}
