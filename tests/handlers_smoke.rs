@@ -53,7 +53,12 @@ impl Client {
             .send()
             .await
             .unwrap();
-        assert_eq!(resp.status().as_u16(), 201, "{}: POST /test/users", h.lang.name());
+        assert_eq!(
+            resp.status().as_u16(),
+            201,
+            "{}: POST /test/users",
+            h.lang.name()
+        );
     }
 }
 
@@ -95,17 +100,35 @@ async fn smoke(lang: Lang) {
 
     // Checkout for a user the app does not know yet: 409 so Stripe retries,
     // and nothing recorded, so the retry applies once the user exists.
-    let early = event("evt_smoke_early", "checkout.session.completed", checkout("cs_early", "u_1"));
+    let early = event(
+        "evt_smoke_early",
+        "checkout.session.completed",
+        checkout("cs_early", "u_1"),
+    );
     let early_sig = openssl_header(SECRET, now(), &early);
     let (status, _) = c.deliver(&h, &early, Some(&early_sig)).await;
-    assert_eq!(status, 409, "{name}: checkout before the user exists\n{}", h.log());
+    assert_eq!(
+        status,
+        409,
+        "{name}: checkout before the user exists\n{}",
+        h.log()
+    );
 
     c.create_user(&h, "u_1").await;
     let (status, _) = c.deliver(&h, &early, Some(&early_sig)).await;
-    assert_eq!(status, 200, "{name}: retried checkout after user exists\n{}", h.log());
+    assert_eq!(
+        status,
+        200,
+        "{name}: retried checkout after user exists\n{}",
+        h.log()
+    );
 
     // Another valid checkout event for the same session, then an exact replay.
-    let body = event("evt_smoke_1", "checkout.session.completed", checkout("cs_early", "u_1"));
+    let body = event(
+        "evt_smoke_1",
+        "checkout.session.completed",
+        checkout("cs_early", "u_1"),
+    );
     let sig = openssl_header(SECRET, now(), &body);
     for attempt in ["first", "replay"] {
         let (status, v) = c.deliver(&h, &body, Some(&sig)).await;
@@ -118,16 +141,32 @@ async fn smoke(lang: Lang) {
     assert_eq!(user["status"], "active", "{name}: {user}");
     assert_eq!(user["plan"], "pro", "{name}: {user}");
     assert_eq!(user["customer"], "cus_smoke_1", "{name}: {user}");
-    assert_eq!(user["credits"], 100, "{name}: credits once per session: {user}");
+    assert_eq!(
+        user["credits"], 100,
+        "{name}: credits once per session: {user}"
+    );
     assert_eq!(user["seats"], 1, "{name}: {user}");
 
     let (_, outbox) = c.get(&h, "/internal/users/u_1/outbox").await;
-    assert_eq!(outbox["counts"]["welcome"], 1, "{name}: exactly one welcome: {outbox}");
+    assert_eq!(
+        outbox["counts"]["welcome"], 1,
+        "{name}: exactly one welcome: {outbox}"
+    );
     for kind in ["payment_failed", "canceled", "receipt", "trial_ending"] {
-        assert_eq!(outbox["counts"][kind], 0, "{name}: zero-filled {kind}: {outbox}");
+        assert_eq!(
+            outbox["counts"][kind], 0,
+            "{name}: zero-filled {kind}: {outbox}"
+        );
     }
-    assert_eq!(outbox["emails"].as_array().map(Vec::len), Some(1), "{name}: {outbox}");
-    assert_eq!(outbox["emails"][0]["event_id"], "evt_smoke_early", "{name}: {outbox}");
+    assert_eq!(
+        outbox["emails"].as_array().map(Vec::len),
+        Some(1),
+        "{name}: {outbox}"
+    );
+    assert_eq!(
+        outbox["emails"][0]["event_id"], "evt_smoke_early",
+        "{name}: {outbox}"
+    );
 
     // Bad signatures: 400 with an error, nothing applied.
     let failed = event(
@@ -139,17 +178,31 @@ async fn smoke(lang: Lang) {
     for (label, header) in [("wrong secret", Some(wrong.as_str())), ("no header", None)] {
         let (status, v) = c.deliver(&h, &failed, header).await;
         assert_eq!(status, 400, "{name}: {label}: {v}");
-        assert!(v["error"].is_string(), "{name}: {label}: 400 body has an error: {v}");
+        assert!(
+            v["error"].is_string(),
+            "{name}: {label}: 400 body has an error: {v}"
+        );
     }
     let (_, user) = c.get(&h, "/internal/users/u_1").await;
-    assert_eq!(user["access"], "full", "{name}: bad signature applied nothing: {user}");
+    assert_eq!(
+        user["access"], "full",
+        "{name}: bad signature applied nothing: {user}"
+    );
 
     // The second secret is accepted too (secret rotation).
     let sig2 = openssl_header(SECRET_2, now(), &failed);
     let (status, v) = c.deliver(&h, &failed, Some(&sig2)).await;
-    assert_eq!(status, 200, "{name}: signed with STRIPE_WEBHOOK_SECRET_2: {v}\n{}", h.log());
+    assert_eq!(
+        status,
+        200,
+        "{name}: signed with STRIPE_WEBHOOK_SECRET_2: {v}\n{}",
+        h.log()
+    );
     let (_, user) = c.get(&h, "/internal/users/u_1").await;
-    assert_eq!(user["access"], "grace", "{name}: payment_failed -> grace: {user}");
+    assert_eq!(
+        user["access"], "grace",
+        "{name}: payment_failed -> grace: {user}"
+    );
     let (_, outbox) = c.get(&h, "/internal/users/u_1/outbox").await;
     assert_eq!(outbox["counts"]["payment_failed"], 1, "{name}: {outbox}");
 
@@ -159,8 +212,15 @@ async fn smoke(lang: Lang) {
         "customer.subscription.updated",
         json!({"id": null, "customer": "cus_smoke_1", "status": null, "items": null, "metadata": null}),
     );
-    let (status, v) = c.deliver(&h, &sparse, Some(&openssl_header(SECRET, now(), &sparse))).await;
-    assert_eq!(status, 200, "{name}: sparse subscription event: {v}\n{}", h.log());
+    let (status, v) = c
+        .deliver(&h, &sparse, Some(&openssl_header(SECRET, now(), &sparse)))
+        .await;
+    assert_eq!(
+        status,
+        200,
+        "{name}: sparse subscription event: {v}\n{}",
+        h.log()
+    );
 }
 
 #[tokio::test]
@@ -207,23 +267,46 @@ async fn rules(lang: Lang) {
     let sig = openssl_header(SECRET, now(), &body);
     let sends = (0..8).map(|_| c.deliver(&h, &body, Some(&sig)));
     for (status, v) in futures_join_all(sends).await {
-        assert_eq!(status, 200, "{name}: concurrent duplicate: {v}\n{}", h.log());
+        assert_eq!(
+            status,
+            200,
+            "{name}: concurrent duplicate: {v}\n{}",
+            h.log()
+        );
     }
     let (_, outbox) = c.get(&h, "/internal/users/u_r/outbox").await;
-    assert_eq!(outbox["counts"]["welcome"], 1, "{name}: concurrent replays: {outbox}");
+    assert_eq!(
+        outbox["counts"]["welcome"], 1,
+        "{name}: concurrent replays: {outbox}"
+    );
     let (_, user) = c.get(&h, "/internal/users/u_r").await;
     assert_eq!(user["credits"], 100, "{name}: {user}");
 
     // Subscription updates, delivered out of order: the older one is ignored.
     let t = now();
-    let newer = event_at("evt_sub_new", "customer.subscription.updated", t, subscription("past_due", "team", 5));
-    let older = event_at("evt_sub_old", "customer.subscription.updated", t - 60, subscription("active", "pro", 2));
+    let newer = event_at(
+        "evt_sub_new",
+        "customer.subscription.updated",
+        t,
+        subscription("past_due", "team", 5),
+    );
+    let older = event_at(
+        "evt_sub_old",
+        "customer.subscription.updated",
+        t - 60,
+        subscription("active", "pro", 2),
+    );
     for b in [&newer, &older] {
-        let (status, v) = c.deliver(&h, b, Some(&openssl_header(SECRET, now(), b))).await;
+        let (status, v) = c
+            .deliver(&h, b, Some(&openssl_header(SECRET, now(), b)))
+            .await;
         assert_eq!(status, 200, "{name}: subscription update: {v}\n{}", h.log());
     }
     let (_, user) = c.get(&h, "/internal/users/u_r").await;
-    assert_eq!(user["status"], "past_due", "{name}: older event ignored: {user}");
+    assert_eq!(
+        user["status"], "past_due",
+        "{name}: older event ignored: {user}"
+    );
     assert_eq!(user["access"], "grace", "{name}: {user}");
     assert_eq!(user["plan"], "team", "{name}: {user}");
     assert_eq!(user["seats"], 5, "{name}: {user}");
@@ -234,17 +317,34 @@ async fn rules(lang: Lang) {
         "invoice.paid",
         json!({"id": "in_r", "object": "invoice", "customer": "cus_rules_1", "metadata": null, "parent": null}),
     );
-    let (status, v) = c.deliver(&h, &paid, Some(&openssl_header(SECRET, now(), &paid))).await;
+    let (status, v) = c
+        .deliver(&h, &paid, Some(&openssl_header(SECRET, now(), &paid)))
+        .await;
     assert_eq!(status, 200, "{name}: invoice.paid: {v}\n{}", h.log());
     let (_, user) = c.get(&h, "/internal/users/u_r").await;
-    assert_eq!((user["status"].as_str(), user["access"].as_str()), (Some("active"), Some("full")), "{name}: {user}");
+    assert_eq!(
+        (user["status"].as_str(), user["access"].as_str()),
+        (Some("active"), Some("full")),
+        "{name}: {user}"
+    );
 
     // Deleted -> canceled/none + one canceled email.
-    let deleted = event_at("evt_sub_del", "customer.subscription.deleted", t + 5, subscription("active", "team", 5));
-    let (status, v) = c.deliver(&h, &deleted, Some(&openssl_header(SECRET, now(), &deleted))).await;
+    let deleted = event_at(
+        "evt_sub_del",
+        "customer.subscription.deleted",
+        t + 5,
+        subscription("active", "team", 5),
+    );
+    let (status, v) = c
+        .deliver(&h, &deleted, Some(&openssl_header(SECRET, now(), &deleted)))
+        .await;
     assert_eq!(status, 200, "{name}: deleted: {v}\n{}", h.log());
     let (_, user) = c.get(&h, "/internal/users/u_r").await;
-    assert_eq!((user["status"].as_str(), user["access"].as_str()), (Some("canceled"), Some("none")), "{name}: {user}");
+    assert_eq!(
+        (user["status"].as_str(), user["access"].as_str()),
+        (Some("canceled"), Some("none")),
+        "{name}: {user}"
+    );
     let (_, outbox) = c.get(&h, "/internal/users/u_r/outbox").await;
     assert_eq!(outbox["counts"]["receipt"], 1, "{name}: {outbox}");
     assert_eq!(outbox["counts"]["canceled"], 1, "{name}: {outbox}");
@@ -254,7 +354,9 @@ async fn rules(lang: Lang) {
     stray["customer"] = json!("cus_nobody");
     stray["metadata"] = json!({});
     let stray = event("evt_stray", "customer.subscription.created", stray);
-    let (status, _) = c.deliver(&h, &stray, Some(&openssl_header(SECRET, now(), &stray))).await;
+    let (status, _) = c
+        .deliver(&h, &stray, Some(&openssl_header(SECRET, now(), &stray)))
+        .await;
     assert_eq!(status, 409, "{name}: unknown customer\n{}", h.log());
 }
 

@@ -40,44 +40,88 @@ fn cases() -> Vec<(Case, bool)> {
     let bad_sig = openssl_signature(OTHER, t, &body);
 
     vec![
-        (Case::new("valid", body.clone(), Some(valid.clone()), SECRET), true),
         (
-            Case::new("wrong-secret", body.clone(), Some(openssl_header(OTHER, t, &body)), SECRET),
+            Case::new("valid", body.clone(), Some(valid.clone()), SECRET),
+            true,
+        ),
+        (
+            Case::new(
+                "wrong-secret",
+                body.clone(),
+                Some(openssl_header(OTHER, t, &body)),
+                SECRET,
+            ),
             false,
         ),
-        (Case::new("tampered", tampered, Some(valid.clone()), SECRET), false),
         (
-            Case::new("stale", body.clone(), Some(openssl_header(SECRET, t - 600, &body)), SECRET),
+            Case::new("tampered", tampered, Some(valid.clone()), SECRET),
+            false,
+        ),
+        (
+            Case::new(
+                "stale",
+                body.clone(),
+                Some(openssl_header(SECRET, t - 600, &body)),
+                SECRET,
+            ),
             false,
         ),
         // Every official SDK accepts a timestamp in the future: the tolerance
         // only bounds the event's AGE (now - t > tolerance). A drill using the
         // `future` mode therefore tests the app's own check, not the SDK's.
         (
-            Case::new("future", body.clone(), Some(openssl_header(SECRET, t + 600, &body)), SECRET),
+            Case::new(
+                "future",
+                body.clone(),
+                Some(openssl_header(SECRET, t + 600, &body)),
+                SECRET,
+            ),
             true,
         ),
         // Two v1 entries (as during Stripe's secret rolling), one valid.
         (
-            Case::new("rotated", body.clone(), Some(format!("t={t},v1={bad_sig},v1={good_sig}")), SECRET),
+            Case::new(
+                "rotated",
+                body.clone(),
+                Some(format!("t={t},v1={bad_sig},v1={good_sig}")),
+                SECRET,
+            ),
             true,
         ),
         (Case::new("none", body.clone(), None, SECRET), false),
-        (Case::new("empty", body.clone(), Some(String::new()), SECRET), false),
         (
-            Case::new("bad-timestamp", body.clone(), Some(format!("t=abc,v1={good_sig}")), SECRET),
+            Case::new("empty", body.clone(), Some(String::new()), SECRET),
+            false,
+        ),
+        (
+            Case::new(
+                "bad-timestamp",
+                body.clone(),
+                Some(format!("t=abc,v1={good_sig}")),
+                SECRET,
+            ),
             false,
         ),
         // A handler holding two secrets accepts an event signed with either.
         (
-            Case::new("secondary", body.clone(), Some(openssl_header(OTHER, t, &body)), SECRET)
-                .secrets(&[SECRET, OTHER]),
+            Case::new(
+                "secondary",
+                body.clone(),
+                Some(openssl_header(OTHER, t, &body)),
+                SECRET,
+            )
+            .secrets(&[SECRET, OTHER]),
             true,
         ),
         // Tolerance is the caller's: with 900 s a 600 s old event passes.
         (
-            Case::new("stale-wide-tolerance", body.clone(), Some(openssl_header(SECRET, t - 600, &body)), SECRET)
-                .tolerance(900),
+            Case::new(
+                "stale-wide-tolerance",
+                body.clone(),
+                Some(openssl_header(SECRET, t - 600, &body)),
+                SECRET,
+            )
+            .tolerance(900),
             true,
         ),
     ]
@@ -101,10 +145,19 @@ fn check(sdk: Sdk) {
             ));
         }
         if !got.accepted {
-            assert!(got.error.is_some(), "{}: rejection without an error", case.label);
+            assert!(
+                got.error.is_some(),
+                "{}: rejection without an error",
+                case.label
+            );
         }
     }
-    assert!(wrong.is_empty(), "{} SDK disagreed:\n{}", sdk.name(), wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} SDK disagreed:\n{}",
+        sdk.name(),
+        wrong.join("\n")
+    );
 }
 
 #[test]
@@ -126,7 +179,11 @@ fn harness_batches_and_preserves_order() {
     let bad = openssl_header(OTHER, t, &body);
     let cases: Vec<Case> = (0..20)
         .map(|i| {
-            let h = if i % 2 == 0 { good.clone() } else { bad.clone() };
+            let h = if i % 2 == 0 {
+                good.clone()
+            } else {
+                bad.clone()
+            };
             Case::new(format!("#{i}"), body.clone(), Some(h), SECRET)
         })
         .collect();

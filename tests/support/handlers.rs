@@ -97,7 +97,13 @@ pub fn start(lang: Lang) -> Option<RunningHandler> {
         .stdout(out.try_clone().unwrap())
         .stderr(out)
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {} {}: {e}", program.display(), script.display()));
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot start {} {}: {e}",
+                program.display(),
+                script.display()
+            )
+        });
     let mut h = RunningHandler {
         lang,
         base_url: format!("http://127.0.0.1:{port}"),
@@ -109,13 +115,21 @@ pub fn start(lang: Lang) -> Option<RunningHandler> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Some(status) = h.child.try_wait().unwrap() {
-            panic!("{} handler exited early ({status}):\n{}", lang.name(), h.log());
+            panic!(
+                "{} handler exited early ({status}):\n{}",
+                lang.name(),
+                h.log()
+            );
         }
         if healthz_ok(port) {
             return Some(h);
         }
         if Instant::now() > deadline {
-            panic!("{} handler not healthy after 30s:\n{}", lang.name(), h.log());
+            panic!(
+                "{} handler not healthy after 30s:\n{}",
+                lang.name(),
+                h.log()
+            );
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -127,8 +141,7 @@ fn healthz_ok(port: u16) -> bool {
         return false;
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    if s
-        .write_all(b"GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+    if s.write_all(b"GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
         .is_err()
     {
         return false;

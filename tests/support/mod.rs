@@ -100,7 +100,9 @@ fn hint(name: &str) -> &'static str {
         "python" => "LUOTA_TEST_PYTHON unset or missing, and no .venv/bin/python",
         "node" => "LUOTA_TEST_NODE_DIR unset, `node` missing, or no node_modules/stripe",
         "pg" | "postgres" | "postgresql" => "LUOTA_TEST_PG_URL unset",
-        "mariadb" => "LUOTA_TEST_MARIADB_URL unset; ci/test.sh starts MariaDB only with LUOTA_CI_MARIADB=1",
+        "mariadb" => {
+            "LUOTA_TEST_MARIADB_URL unset; ci/test.sh starts MariaDB only with LUOTA_CI_MARIADB=1"
+        }
         "openssl" => "`openssl` not on PATH",
         _ => "not found",
     }
@@ -220,8 +222,16 @@ pub fn base64(data: &[u8]) -> String {
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         out.push(A[(n >> 18) as usize & 63] as char);
         out.push(A[(n >> 12) as usize & 63] as char);
-        out.push(if chunk.len() > 1 { A[(n >> 6) as usize & 63] as char } else { '=' });
-        out.push(if chunk.len() > 2 { A[n as usize & 63] as char } else { '=' });
+        out.push(if chunk.len() > 1 {
+            A[(n >> 6) as usize & 63] as char
+        } else {
+            '='
+        });
+        out.push(if chunk.len() > 2 {
+            A[n as usize & 63] as char
+        } else {
+            '='
+        });
     }
     out
 }

@@ -51,7 +51,12 @@ pub struct Case {
 }
 
 impl Case {
-    pub fn new(label: impl Into<String>, body: impl Into<Vec<u8>>, header: Option<String>, secret: &str) -> Case {
+    pub fn new(
+        label: impl Into<String>,
+        body: impl Into<Vec<u8>>,
+        header: Option<String>,
+        secret: &str,
+    ) -> Case {
         Case {
             label: label.into(),
             body: body.into(),
@@ -97,7 +102,10 @@ pub fn verify_with(sdk: Sdk, cases: &[Case]) -> Vec<Verdict> {
             super::python().expect("python SDK not available (LUOTA_TEST_PYTHON)"),
             super::repo_path("tests/sdk/verify.py"),
         ),
-        Sdk::Node => (PathBuf::from("node"), super::repo_path("tests/sdk/verify.js")),
+        Sdk::Node => (
+            PathBuf::from("node"),
+            super::repo_path("tests/sdk/verify.js"),
+        ),
     };
     let mut cmd = Command::new(&program);
     cmd.arg(&script)
@@ -109,10 +117,15 @@ pub fn verify_with(sdk: Sdk, cases: &[Case]) -> Vec<Verdict> {
             cmd.env("LUOTA_TEST_NODE_DIR", dir);
         }
     }
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {} {}: {e}", program.display(), script.display()));
-    let input = serde_json::to_vec(&Value::Array(cases.iter().map(Case::to_json).collect())).unwrap();
+    let mut child = cmd.spawn().unwrap_or_else(|e| {
+        panic!(
+            "cannot start {} {}: {e}",
+            program.display(),
+            script.display()
+        )
+    });
+    let input =
+        serde_json::to_vec(&Value::Array(cases.iter().map(Case::to_json).collect())).unwrap();
     {
         let mut stdin = child.stdin.take().unwrap();
         stdin.write_all(&input).unwrap();
