@@ -359,6 +359,18 @@ async fn checkout_grants_access_and_a_replay_applies_nothing() {
         outbox["emails"],
         json!([{"kind": "welcome", "event_id": format!("evt_{u}")}])
     );
+    // SQL checks read the same file through database_url (the DESIGN example, `$1` included).
+    let pool = sqlx::SqlitePool::connect(&d.server.database_url)
+        .await
+        .unwrap();
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT count(*) FROM outbox WHERE user_id = $1 AND kind = 'welcome'")
+            .bind(&user)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(n, 1);
+    pool.close().await;
     assert_eq!(d.get("/internal/users/nobody").await.0, 404);
     let (_, unseen) = d.get("/internal/events/evt_never").await;
     assert_eq!(unseen["processed"], false);
@@ -579,6 +591,39 @@ async fn older_snapshot_after_newer_is_ignored() {
     assert_eq!(v["status"], "canceled");
     assert_eq!(v["access"], "none");
     assert_eq!(d.emails(&user, "canceled").await, 1);
+}
+
+#[tokio::test]
+async fn a_snapshot_from_the_checkout_second_wins_over_the_checkout() {
+    let d = Demo::start(None).await;
+    let (user, cus, sub) = checked_out(&d).await;
+    let trial = subscription(
+        &format!("evt_tr_{sub}"),
+        "customer.subscription.updated",
+        now(),
+        &sub,
+        &cus,
+        "trialing",
+        true,
+    );
+    assert_eq!(d.deliver(&trial).await, 200);
+    let v = d.user(&user).await;
+    assert_eq!(
+        (v["status"].clone(), v["access"].clone()),
+        (json!("trialing"), json!("full"))
+    );
+    // A snapshot from an earlier second is stale.
+    let stale = subscription(
+        &format!("evt_st_{sub}"),
+        "customer.subscription.created",
+        now() - 60,
+        &sub,
+        &cus,
+        "incomplete",
+        true,
+    );
+    assert_eq!(d.deliver(&stale).await, 200);
+    assert_eq!(d.user(&user).await["status"], "trialing");
 }
 
 #[tokio::test]
