@@ -1406,3 +1406,60 @@ async fn fault_payment_failure_ignored_changes_nothing() {
     );
     assert_eq!(d.emails(&user, "payment_failed").await, 0);
 }
+
+#[tokio::test]
+async fn options_db_path_future_window_and_start_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("demo.db");
+    let mut opts = DemoOptions::new(SECRET);
+    opts.db_path = Some(path.clone());
+    opts.future_window_secs = 0;
+    let server = DemoServer::start("127.0.0.1:0".parse().unwrap(), opts.clone())
+        .await
+        .unwrap();
+    assert!(server.base_url().starts_with("http://127.0.0.1:"));
+    assert_eq!(server.database_url, format!("sqlite://{}", path.display()));
+    let d = Demo { server };
+    let u = uid();
+    let user = format!("user_{u}");
+    d.new_user(&user).await;
+    let body = serde_json::to_vec_pretty(&checkout(
+        &format!("evt_{u}"),
+        Some(&user),
+        &format!("cs_{u}"),
+        "cus_w",
+        "sub_w",
+    ))
+    .unwrap();
+    assert_eq!(
+        d.deliver_body(&body, Some(header_at(SECRET, now() + 30, &body)))
+            .await,
+        400,
+        "a zero future window"
+    );
+    assert_eq!(
+        d.deliver_body(&body, Some(header_at(SECRET, now(), &body)))
+            .await,
+        200
+    );
+
+    // The port is taken while it runs.
+    let taken = DemoServer::start(d.addr(), opts.clone()).await;
+    assert!(taken.is_err());
+    d.server.shutdown().await;
+
+    // A given db_path is kept and reopened with its state.
+    assert!(path.exists());
+    let server = DemoServer::start("127.0.0.1:0".parse().unwrap(), opts)
+        .await
+        .unwrap();
+    let d = Demo { server };
+    assert_eq!(d.user(&user).await["access"], "full");
+    d.server.shutdown().await;
+
+    assert!(
+        DemoServer::start("127.0.0.1:0".parse().unwrap(), DemoOptions::new(""))
+            .await
+            .is_err()
+    );
+}
