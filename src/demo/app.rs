@@ -215,17 +215,19 @@ async fn process(app: &App, ev: &Event, dedupe: Dedupe) -> Result<(), Reject> {
     Ok(())
 }
 
-fn json_body(body: &[u8]) -> Result<Value, Response> {
+fn json_body(body: &[u8]) -> Option<Value> {
     serde_json::from_slice::<Value>(body)
         .ok()
         .filter(Value::is_object)
-        .ok_or_else(|| error(StatusCode::BAD_REQUEST, "body must be a JSON object"))
+}
+
+fn not_an_object() -> Response {
+    error(StatusCode::BAD_REQUEST, "body must be a JSON object")
 }
 
 async fn create_user(State(app): State<Shared>, body: Bytes) -> Response {
-    let v = match json_body(&body) {
-        Ok(v) => v,
-        Err(r) => return r,
+    let Some(v) = json_body(&body) else {
+        return not_an_object();
     };
     let Some(id) = billing::text(&v, "/id") else {
         return error(StatusCode::BAD_REQUEST, "`id` is required");
@@ -285,9 +287,8 @@ async fn get_event(State(app): State<Shared>, Path(id): Path<String>) -> Respons
 
 /// The browser lands back from Checkout: the app fulfils the session too (once, with the webhook).
 async fn checkout_return(State(app): State<Shared>, body: Bytes) -> Response {
-    let v = match json_body(&body) {
-        Ok(v) => v,
-        Err(r) => return r,
+    let Some(v) = json_body(&body) else {
+        return not_an_object();
     };
     let (Some(session), Some(user)) =
         (billing::text(&v, "/session_id"), billing::text(&v, "/user"))

@@ -336,7 +336,10 @@ async fn touch_last_sub(
 }
 
 /// Sets a subscription's status from a non-snapshot event (checkout, invoices) without touching the
-/// snapshot order; a canceled subscription stays canceled. Creates the row when it is unknown.
+/// snapshot order; a canceled subscription stays canceled. Creates the row when it is unknown, one
+/// second "older" than the event, so a subscription snapshot of the same second (a drill's events
+/// often share one) wins over it whatever its status, while a snapshot from an earlier second is
+/// still recognised as stale.
 #[allow(clippy::too_many_arguments)]
 async fn set_sub_status(
     c: &mut SqliteConnection,
@@ -362,7 +365,7 @@ async fn set_sub_status(
             .bind(status)
             .bind(plan)
             .bind(seats.unwrap_or(1))
-            .bind(created)
+            .bind(created - 1)
             .bind(seq)
             .execute(&mut *c)
             .await?;

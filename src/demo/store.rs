@@ -7,11 +7,11 @@
 //! Tables (stable names, for drills' SQL checks):
 //! - `users(id, email, customer, subscription, plan, status, seats, credits, last_subscription)`
 //! - `subscriptions(id, user_id, customer, status, plan, seats, cancel_at, current_period_end,
-//!    event_created, updated_seq)`: one row per Stripe subscription; `event_created` is the `created`
-//!    of the snapshot that wrote it ("keep the newest").
+//!   event_created, updated_seq)`: one row per Stripe subscription; `event_created` is the `created`
+//!   of the snapshot that wrote it ("keep the newest").
 //! - `ledger(event_id PRIMARY KEY, type, processed)`: every event applied.
 //! - `grants(key PRIMARY KEY, user_id, amount, source)`: credit grants, keyed by business key
-//!    (`session:cs_...`, `invoice:in_...`).
+//!   (`session:cs_...`, `invoice:in_...`).
 //! - `outbox(seq, user_id, kind, event_id)`: emails the app promised to send.
 //! - `payments(id PRIMARY KEY, user_id, amount, checkout_session)`: recorded payment intents.
 
