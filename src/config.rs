@@ -70,6 +70,9 @@ pub struct TargetConfig {
     /// Name of the env var holding a second valid secret (Connect endpoint, rotation).
     #[serde(default)]
     pub secondary_secret_env: Option<String>,
+    /// Name of the env var holding the database URL for `sql` checks.
+    #[serde(default)]
+    pub database_env: Option<String>,
     /// Headers sent with setup calls and checks (values templated; may use `env.NAME`).
     #[serde(default)]
     pub headers: IndexMap<String, String>,

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::check::{evaluate, extract, json_eq, Prober};
-use crate::plan::{PlannedCheck, PlannedProbe};
+use crate::plan::{PlannedCheck, PlannedProbe, Source};
 use crate::record::{CheckRecord, ValueRecord};
 
 /// Polling intervals: start short, back off to a cap.
@@ -62,7 +62,7 @@ pub async fn await_checks(
         let read_at = Instant::now();
         let mut records = Vec::with_capacity(checks.len());
         for c in checks {
-            records.push(evaluate(c, &prober.call(&c.request).await));
+            records.push(evaluate(c, &prober.read(&c.source).await));
         }
         polls += 1;
         let all = records.iter().all(|r| r.held);
@@ -105,14 +105,19 @@ pub async fn read_values(
 ) -> Vec<(String, String, Result<Option<Value>, String>)> {
     let mut out = Vec::new();
     for p in probes {
-        let read = prober.call(&p.request).await;
+        let read = prober.read(&p.source).await;
+        let ok_status = |s: i64| match p.source {
+            Source::Http(_) => (200..300).contains(&s),
+            Source::Command { .. } => s == 0,
+            Source::Sql { .. } => true,
+        };
         for (path, q) in &p.paths {
             let v = match &read {
-                Ok((s, body)) if (200..300).contains(s) => Ok(extract(q, body)),
+                Ok((s, body)) if ok_status(*s) => Ok(extract(q, body)),
                 Ok((s, _)) => Err(format!("the probe answered {s}")),
                 Err(e) => Err(e.clone()),
             };
-            out.push((p.request.label(), path.clone(), v));
+            out.push((p.source.label(), path.clone(), v));
         }
     }
     out

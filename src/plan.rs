@@ -12,8 +12,8 @@ use serde_json_path::JsonPath;
 use crate::drill::diagnostic::Diagnostic;
 use crate::drill::load::LoadedDrill;
 use crate::drill::model::{
-    Check, Created, Delivery, EventSpec, Expect, HttpCall, Matcher, Probe, Redeliver, Stage,
-    StatusExpect, Together,
+    Check, Created, Delivery, EventSpec, Expect, HttpCall, Matcher, Probe, Redeliver, SourceSpec,
+    Stage, StatusExpect, Together,
 };
 use crate::drill::render::{RenderError, Renderer};
 use crate::drill::validate::split_method;
@@ -160,28 +160,69 @@ pub struct PlannedExpect {
     pub unchanged: Vec<PlannedProbe>,
 }
 
+/// Where a rendered check or probe reads state.
+#[derive(Debug, Clone)]
+pub enum Source {
+    Http(HttpRequest),
+    Sql {
+        query: String,
+        params: Vec<Value>,
+    },
+    Command {
+        argv: Vec<String>,
+        timeout: Duration,
+    },
+}
+
+impl Source {
+    /// `GET url`, `sql: SELECT ...`, `command: prog args`.
+    pub fn label(&self) -> String {
+        match self {
+            Source::Http(r) => r.label(),
+            Source::Sql { query, .. } => format!(
+                "sql: {}",
+                query.split_whitespace().collect::<Vec<_>>().join(" ")
+            ),
+            Source::Command { argv, .. } => format!("command: {}", argv.join(" ")),
+        }
+    }
+}
+
 /// A rendered check.
 #[derive(Debug, Clone)]
 pub struct PlannedCheck {
     pub name: String,
     pub stage: Option<Stage>,
-    pub request: HttpRequest,
-    pub status: u16,
+    pub source: Source,
+    /// Expected HTTP status or exit status; `None` for SQL.
+    pub status: Option<i64>,
     pub json: Vec<PlannedAssertion>,
 }
 
-/// One JSONPath assertion.
+/// What an assertion looks at.
+#[derive(Debug, Clone)]
+pub enum Selector {
+    /// A JSONPath into the read document.
+    Path(JsonPath),
+    /// The first column of the first row (SQL) or the trimmed stdout (command).
+    First,
+    /// The number of rows (SQL).
+    RowCount,
+}
+
+/// One assertion of a check.
 #[derive(Debug, Clone)]
 pub struct PlannedAssertion {
+    /// How the report names it: the JSONPath, `equals` or `rows`.
     pub path: String,
-    pub query: JsonPath,
+    pub selector: Selector,
     pub matcher: Matcher,
 }
 
 /// A rendered `stable`/`unchanged` probe.
 #[derive(Debug, Clone)]
 pub struct PlannedProbe {
-    pub request: HttpRequest,
+    pub source: Source,
     pub paths: Vec<(String, JsonPath)>,
 }
 
@@ -574,19 +615,56 @@ impl Planner<'_> {
         })
     }
 
+    fn source(&self, path: &str, src: SourceSpec) -> Result<Source, PlanError> {
+        if let Some(http) = src.http {
+            return Ok(Source::Http(self.request(
+                &format!("{path}.http"),
+                http,
+                src.headers,
+                None,
+                StatusExpect::success(),
+            )?));
+        }
+        if let Some(query) = src.sql {
+            let params = src
+                .params
+                .iter()
+                .map(|p| self.r.value(&format!("{path}.params"), p))
+                .collect::<Result<_, _>>()
+                .map_err(|e| self.invalid(e))?;
+            return Ok(Source::Sql {
+                query: query.to_string(),
+                params,
+            });
+        }
+        if let Some(argv) = src.command {
+            let argv = argv
+                .iter()
+                .map(|a| self.r.str(&format!("{path}.command"), a))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| self.invalid(e))?;
+            return Ok(Source::Command {
+                argv,
+                timeout: src.timeout.unwrap_or(self.cx.timeout),
+            });
+        }
+        Err(PlanError::Invalid(self.d.at(
+            path,
+            "nothing to read: give `http`, `sql` or `command`",
+        )))
+    }
+
     fn check(&self, path: &str, c: &Check) -> Result<PlannedCheck, PlanError> {
         let name = self
             .r
             .str(&format!("{path}.name"), &c.name)
             .map_err(|e| self.invalid(e))?;
-        let status = c.status.unwrap_or(200);
-        let request = self.request(
-            &format!("{path}.http"),
-            c.http.as_deref().unwrap_or_default(),
-            &c.headers,
-            None,
-            StatusExpect::success(),
-        )?;
+        let source = self.source(path, c.source())?;
+        let status = match &source {
+            Source::Http(_) => Some(c.status.unwrap_or(200)),
+            Source::Command { .. } => Some(c.status.unwrap_or(0)),
+            Source::Sql { .. } => None,
+        };
         let mut json = Vec::new();
         for (p, m) in &c.json {
             let query = JsonPath::parse(p).map_err(|e| {
@@ -598,14 +676,28 @@ impl Planner<'_> {
             let matcher = self.matcher(&format!("{path}.json.{p}"), m)?;
             json.push(PlannedAssertion {
                 path: p.clone(),
-                query,
+                selector: Selector::Path(query),
                 matcher,
+            });
+        }
+        if let Some(m) = &c.equals {
+            json.push(PlannedAssertion {
+                path: "equals".into(),
+                selector: Selector::First,
+                matcher: self.matcher(&format!("{path}.equals"), m)?,
+            });
+        }
+        if let Some(m) = &c.rows {
+            json.push(PlannedAssertion {
+                path: "rows".into(),
+                selector: Selector::RowCount,
+                matcher: self.matcher(&format!("{path}.rows"), m)?,
             });
         }
         Ok(PlannedCheck {
             name,
             stage: c.stage,
-            request,
+            source,
             status,
             json,
         })
@@ -631,13 +723,7 @@ impl Planner<'_> {
             .iter()
             .enumerate()
             .map(|(j, p)| {
-                let request = self.request(
-                    &format!("{path}[{j}].http"),
-                    &p.http,
-                    &p.headers,
-                    None,
-                    StatusExpect::success(),
-                )?;
+                let source = self.source(&format!("{path}[{j}]"), p.source())?;
                 let paths = p
                     .json
                     .iter()
@@ -649,7 +735,7 @@ impl Planner<'_> {
                         })
                     })
                     .collect::<Result<_, _>>()?;
-                Ok(PlannedProbe { request, paths })
+                Ok(PlannedProbe { source, paths })
             })
             .collect()
     }

@@ -57,7 +57,7 @@ impl RunContext {
             target.secret.clone(),
             target.secondary.clone(),
         );
-        let prober = Prober::new(client, timeout);
+        let prober = Prober::new(client, timeout, target.database.clone());
         let polling = Polling {
             first: config.defaults.poll_interval,
             max: config.defaults.poll_max,
@@ -382,14 +382,17 @@ fn refuse_unsafe(cx: &RunContext, plan: &Plan) -> Result<(), String> {
     urls.extend(plan.setup.iter().map(|r| r.url.as_str()));
     for s in &plan.steps {
         urls.extend(s.setup.iter().map(|r| r.url.as_str()));
-        urls.extend(s.expect.checks.iter().map(|c| c.request.url.as_str()));
-        urls.extend(
-            s.expect
-                .stable
-                .iter()
-                .chain(&s.expect.unchanged)
-                .map(|p| p.request.url.as_str()),
-        );
+        let probes = s.expect.stable.iter().chain(&s.expect.unchanged);
+        let sources = s
+            .expect
+            .checks
+            .iter()
+            .map(|c| &c.source)
+            .chain(probes.map(|p| &p.source));
+        urls.extend(sources.filter_map(|src| match src {
+            plan::Source::Http(r) => Some(r.url.as_str()),
+            _ => None,
+        }));
     }
     for u in urls {
         safety::check_url(u, allowed).map_err(|e| e.to_string())?;
@@ -407,7 +410,10 @@ async fn run_calls(
         let read = cx.prober.call(c).await;
         let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
         let (status, ok, error) = match &read {
-            Ok((s, _)) => (Some(*s), c.expect_status.matches(*s), None),
+            Ok((s, _)) => {
+                let s = *s as u16;
+                (Some(s), c.expect_status.matches(s), None)
+            }
             Err(e) => (None, false, Some(e.clone())),
         };
         out.push(CallRecord {

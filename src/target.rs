@@ -40,7 +40,7 @@ impl fmt::Display for Secret {
 pub enum TargetError {
     #[error("unknown target `{name}`; targets: {known}")]
     Unknown { name: String, known: String },
-    #[error("target `{target}`: the signing secret variable `{var}` is not set; export it (the value starts with whsec_) and run again")]
+    #[error("target `{target}`: the variable `{var}` is not set; export it and run again (secrets are read from the environment, never from files)")]
     MissingSecret { target: String, var: String },
     #[error("target `{target}`: {refusal}")]
     Refused { target: String, refusal: Refusal },
@@ -70,6 +70,8 @@ pub struct Target {
     pub app: String,
     pub secret: Secret,
     pub secondary: Option<Secret>,
+    /// The database URL for `sql` checks.
+    pub database: Option<Secret>,
     /// Header templates for setup calls and checks.
     pub headers: IndexMap<String, String>,
     pub allowed_hosts: Vec<String>,
@@ -160,14 +162,23 @@ impl Target {
             })?),
             None => None,
         };
+        let database = match &t.database_env {
+            Some(var) => Some(read(var).ok_or_else(|| TargetError::MissingSecret {
+                target: name.to_string(),
+                var: var.clone(),
+            })?),
+            None => None,
+        };
         let mut secret_env_names = vec![t.secret_env.clone()];
         secret_env_names.extend(t.secondary_secret_env.clone());
+        secret_env_names.extend(t.database_env.clone());
         Ok(Target {
             name: name.to_string(),
             webhook: t.webhook.clone(),
             app: app.trim_end_matches('/').to_string(),
             secret,
             secondary,
+            database,
             headers: t.headers.clone(),
             allowed_hosts: config.safety.allowed_hosts.clone(),
             secret_env_names,
@@ -196,6 +207,7 @@ impl Target {
             app,
             secret,
             secondary: Some(secondary),
+            database: Some(Secret::new(server.database_url.clone())),
             headers: IndexMap::new(),
             allowed_hosts: Vec::new(),
             secret_env_names: Vec::new(),

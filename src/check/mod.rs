@@ -1,6 +1,10 @@
-//! Reading the app's state: HTTP probes with JSONPath assertions.
+//! Reading the app's state — HTTP, SQL and command probes — and evaluating
+//! assertions on what was read.
 //!
 //! A probe reads once; polling, settling and baselines are the judge's job.
+
+pub mod command;
+pub mod sql;
 
 use std::time::Duration;
 
@@ -8,22 +12,44 @@ use serde_json::Value;
 use serde_json_path::JsonPath;
 
 use crate::drill::model::{Comparison, Matcher};
-use crate::plan::{HttpRequest, PlannedCheck};
+use crate::plan::{HttpRequest, PlannedCheck, Selector, Source};
 use crate::record::{AssertionRecord, CheckRecord};
+use crate::target::Secret;
+use sql::SqlReader;
 
-/// What one read of a probe returned.
-pub type Read = Result<(u16, Value), String>;
+/// What one read of a probe returned: a status (HTTP status, exit status,
+/// 0 for SQL) and the document.
+pub type Read = Result<(i64, Value), String>;
 
-/// Reads state over HTTP.
-#[derive(Clone)]
+/// Reads state from the target: its app over HTTP, its database, commands.
 pub struct Prober {
     client: reqwest::Client,
     timeout: Duration,
+    database: Option<Secret>,
+    sql: SqlReader,
 }
 
 impl Prober {
-    pub fn new(client: reqwest::Client, timeout: Duration) -> Prober {
-        Prober { client, timeout }
+    pub fn new(client: reqwest::Client, timeout: Duration, database: Option<Secret>) -> Prober {
+        Prober {
+            client,
+            timeout,
+            database,
+            sql: SqlReader::default(),
+        }
+    }
+
+    /// Read one source.
+    pub async fn read(&self, source: &Source) -> Read {
+        match source {
+            Source::Http(req) => self.call(req).await,
+            Source::Sql { query, params } => self
+                .sql
+                .query(self.database.as_ref(), query, params)
+                .await
+                .map(|rows| (0, rows)),
+            Source::Command { argv, timeout } => command::run(argv, *timeout).await,
+        }
     }
 
     /// One HTTP call; the body parsed as JSON (`null` when empty).
@@ -41,7 +67,7 @@ impl Prober {
             let (_, msg) = crate::deliver::classify(&e, self.timeout);
             msg
         })?;
-        let status = resp.status().as_u16();
+        let status = i64::from(resp.status().as_u16());
         let body = crate::deliver::read_capped(resp, self.timeout).await?;
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok((status, Value::Null));
@@ -128,33 +154,51 @@ pub fn describe(m: &Matcher) -> String {
     }
 }
 
+/// The value an assertion looks at in what was read.
+pub fn select(selector: &Selector, doc: &Value) -> Option<Value> {
+    match selector {
+        Selector::Path(q) => extract(q, doc),
+        Selector::First => match doc {
+            Value::Array(rows) => rows.first().and_then(|r| match r {
+                Value::Object(m) => m.values().next().cloned(),
+                other => Some(other.clone()),
+            }),
+            other => Some(other.clone()),
+        },
+        Selector::RowCount => doc.as_array().map(|rows| Value::from(rows.len())),
+    }
+}
+
 /// Evaluate one check against one read.
 pub fn evaluate(check: &PlannedCheck, read: &Read) -> CheckRecord {
     let mut rec = CheckRecord {
         name: check.name.clone(),
         stage: check.stage,
-        probe: check.request.label(),
+        probe: check.source.label(),
         held: false,
         assertions: Vec::new(),
         error: None,
     };
-    let body = match read {
-        Ok((status, body)) if *status == check.status => Some(body),
-        Ok((status, _)) => {
-            rec.error = Some(format!(
-                "the probe answered {status}, expected {}",
-                check.status
-            ));
+    let what = if matches!(check.source, Source::Command { .. }) {
+        "exited with"
+    } else {
+        "answered"
+    };
+    let body = match (read, check.status) {
+        (Ok((status, body)), Some(want)) if *status == want => Some(body),
+        (Ok((_, body)), None) => Some(body),
+        (Ok((status, _)), Some(want)) => {
+            rec.error = Some(format!("the probe {what} {status}, expected {want}"));
             None
         }
-        Err(e) => {
+        (Err(e), _) => {
             rec.error = Some(e.clone());
             None
         }
     };
     let mut all = body.is_some();
     for a in &check.json {
-        let observed = body.and_then(|b| extract(&a.query, b));
+        let observed = body.and_then(|b| select(&a.selector, b));
         let held = body.is_some() && matches(&a.matcher, observed.as_ref());
         all &= held;
         rec.assertions.push(AssertionRecord {

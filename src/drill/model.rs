@@ -403,7 +403,8 @@ pub enum Stage {
     Notification,
 }
 
-/// One outcome check.
+/// One outcome check: read state from one source (an HTTP GET, an SQL
+/// query, or a command) and assert on it.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Check {
@@ -416,23 +417,104 @@ pub struct Check {
     pub http: Option<String>,
     #[serde(default)]
     pub headers: IndexMap<String, String>,
-    /// Expected HTTP status of the probe (default 200).
+    /// A query against the target's database (`database_env`; the demo's SQLite).
+    /// Placeholders: `$1, $2` for PostgreSQL and SQLite, `?` for MySQL/MariaDB.
     #[serde(default)]
-    pub status: Option<u16>,
-    /// JSONPath (RFC 9535) → expected value or comparison.
+    pub sql: Option<String>,
+    /// Bound to the placeholders in order; never spliced into the SQL text.
+    #[serde(default)]
+    pub params: Vec<Value>,
+    /// A program and its arguments (templated), e.g. `[bin/console, billing:status, "{{ user }}"]`.
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    /// Bound on an `http` read or a `command` (default: the config's timeout).
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub timeout: Option<Duration>,
+    /// Expected HTTP status of an `http` probe (default 200), or exit status of a `command` (default 0).
+    #[serde(default)]
+    pub status: Option<i64>,
+    /// JSONPath (RFC 9535) → expected value or comparison. For `sql` the
+    /// document is the array of rows (`$[0].count`); for `command`, stdout parsed as JSON.
     #[serde(default)]
     pub json: IndexMap<String, Matcher>,
+    /// `sql`: the first column of the first row. `command`: the whole stdout, trimmed.
+    #[serde(default)]
+    pub equals: Option<Matcher>,
+    /// `sql`: the number of rows.
+    #[serde(default)]
+    pub rows: Option<Matcher>,
 }
 
-/// A value probe for `stable` / `unchanged`: an HTTP GET and the JSONPaths to compare.
+/// Where a check or a `stable`/`unchanged` probe reads state: exactly one
+/// of `http`, `sql`, `command` (the same keys on both).
+#[derive(Debug, Clone, Copy)]
+pub struct SourceSpec<'a> {
+    pub http: Option<&'a str>,
+    pub headers: &'a IndexMap<String, String>,
+    pub sql: Option<&'a str>,
+    pub params: &'a [Value],
+    pub command: Option<&'a [String]>,
+    pub timeout: Option<Duration>,
+}
+
+impl SourceSpec<'_> {
+    /// How many sources are named (exactly one is valid).
+    pub fn count(&self) -> usize {
+        [
+            self.http.is_some(),
+            self.sql.is_some(),
+            self.command.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count()
+    }
+}
+
+macro_rules! source_of {
+    ($t:ty) => {
+        impl $t {
+            /// The source this reads from.
+            pub fn source(&self) -> SourceSpec<'_> {
+                SourceSpec {
+                    http: self.http.as_deref(),
+                    headers: &self.headers,
+                    sql: self.sql.as_deref(),
+                    params: &self.params,
+                    command: self.command.as_deref(),
+                    timeout: self.timeout,
+                }
+            }
+        }
+    };
+}
+source_of!(Check);
+source_of!(Probe);
+
+/// A value probe for `stable` / `unchanged`: one source and the JSONPaths to compare.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Probe {
     #[serde(default)]
     pub name: Option<String>,
-    pub http: String,
+    /// `GET URL` (templated).
+    #[serde(default)]
+    pub http: Option<String>,
     #[serde(default)]
     pub headers: IndexMap<String, String>,
+    /// A query against the target's database (`database_env`; the demo's SQLite).
+    /// Placeholders: `$1, $2` for PostgreSQL and SQLite, `?` for MySQL/MariaDB.
+    #[serde(default)]
+    pub sql: Option<String>,
+    /// Bound to the placeholders in order; never spliced into the SQL text.
+    #[serde(default)]
+    pub params: Vec<Value>,
+    /// A program and its arguments (templated), e.g. `[bin/console, billing:status, "{{ user }}"]`.
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    /// Bound on an `http` read or a `command` (default: the config's timeout).
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub timeout: Option<Duration>,
     /// JSONPaths whose values are compared.
     pub json: Vec<String>,
 }

@@ -3,7 +3,7 @@
 
 use super::diagnostic::{nearest, Diagnostic};
 use super::load::LoadedDrill;
-use super::model::{Delivery, Expect, Together};
+use super::model::{Delivery, Expect, SourceSpec, Together};
 use crate::stripe::template;
 
 /// Every semantic problem in `d`; empty when the drill is valid.
@@ -209,19 +209,25 @@ pub fn validate(d: &LoadedDrill) -> Vec<Diagnostic> {
                 );
             }
             for (j, c) in e.checks.iter().enumerate() {
-                if c.http.is_none() {
+                let cp = format!("{prefix}expect.checks[{j}]");
+                source_rules(&cp, &format!("check `{}`", c.name), c.source(), out);
+                if c.json.is_empty() && c.status.is_none() && c.equals.is_none() && c.rows.is_none()
+                {
                     out(
-                        &format!("{prefix}expect.checks[{j}]"),
-                        format!("check `{}` has nothing to read", c.name),
-                        Some("add `http: GET <url>`".into()),
+                        &cp,
+                        format!("check `{}` asserts nothing", c.name),
+                        Some("add `json: {$.path: value}`, `equals:`, `rows:` or `status:`".into()),
                     );
                 }
-                if c.json.is_empty() && c.status.is_none() {
+                if c.sql.is_none() && c.rows.is_some() {
                     out(
-                        &format!("{prefix}expect.checks[{j}]"),
-                        format!("check `{}` asserts nothing", c.name),
-                        Some("add `json: {$.path: value}` or `status: 200`".into()),
+                        &format!("{cp}.rows"),
+                        "`rows` applies to `sql` checks".into(),
+                        None,
                     );
+                }
+                if c.http.is_some() && c.equals.is_some() {
+                    out(&format!("{cp}.equals"), "`equals` applies to `sql` and `command` checks; for `http` use `json: {$.path: value}`".into(), None);
                 }
                 for path in c.json.keys() {
                     if let Err(e) = serde_json_path::JsonPath::parse(path) {
@@ -235,6 +241,12 @@ pub fn validate(d: &LoadedDrill) -> Vec<Diagnostic> {
             }
             for (kind, probes) in [("stable", &e.stable), ("unchanged", &e.unchanged)] {
                 for (j, p) in probes.iter().enumerate() {
+                    source_rules(
+                        &format!("{prefix}expect.{kind}[{j}]"),
+                        &format!("`{kind}` probe"),
+                        p.source(),
+                        out,
+                    );
                     for (k, path) in p.json.iter().enumerate() {
                         if let Err(e) = serde_json_path::JsonPath::parse(path) {
                             out(
@@ -277,6 +289,54 @@ pub fn validate(d: &LoadedDrill) -> Vec<Diagnostic> {
         }
     }
     out
+}
+
+/// A check or probe reads exactly one source, and its keys fit that source.
+fn source_rules(
+    path: &str,
+    what: &str,
+    src: SourceSpec,
+    out: &mut dyn FnMut(&str, String, Option<String>),
+) {
+    match src.count() {
+        0 => out(
+            path,
+            format!("{what} has nothing to read"),
+            Some("add `http: GET <url>`, `sql: SELECT ...` or `command: [program, args]`".into()),
+        ),
+        1 => {}
+        _ => out(
+            path,
+            format!("{what} names more than one of `http`, `sql`, `command`"),
+            Some("split it into one check per source".into()),
+        ),
+    }
+    if src.sql.is_none() && !src.params.is_empty() {
+        out(
+            &format!("{path}.params"),
+            "`params` go with `sql`".into(),
+            None,
+        );
+    }
+    if src.http.is_none() && !src.headers.is_empty() {
+        out(
+            &format!("{path}.headers"),
+            "`headers` go with `http`".into(),
+            None,
+        );
+    }
+    if let Some(h) = src.http {
+        if let Err(msg) = split_method(h) {
+            out(&format!("{path}.http"), msg, None);
+        }
+    }
+    if src.command.is_some_and(|c| c.is_empty()) {
+        out(
+            &format!("{path}.command"),
+            "`command` needs a program".into(),
+            Some("write it as a list: `[program, arg1, arg2]`".into()),
+        );
+    }
 }
 
 /// The HTTP methods a setup call or probe may use.
