@@ -15,7 +15,7 @@
 #   LUOTA_TEST_PG_URL set already  -> use that server, start none
 #   LUOTA_CI_PG_PORT               -> first port to try (default 54329)
 #   LUOTA_CI_KEEP=1                -> keep the temp dir (server logs) after exit
-#   LUOTA_CI_MARIADB=1             -> also install/start MariaDB on 127.0.0.1
+#   LUOTA_CI_MARIADB=0             -> do not install/start MariaDB on 127.0.0.1
 #                                     (LUOTA_CI_MARIADB_PORT, default 33069) and
 #                                     export LUOTA_TEST_MARIADB_URL
 set -euo pipefail
@@ -175,10 +175,10 @@ setup_postgres() {
 }
 
 # ---------------------------------------------------------------- mariadb
-# Opt-in (LUOTA_CI_MARIADB=1) until a test needs MySQL-flavoured SQL checks, so
-# CI does not pay for the install before then. Exports LUOTA_TEST_MARIADB_URL.
+# On by default (tests/sql_checks.rs reads MariaDB); LUOTA_CI_MARIADB=0 skips it
+# outside CI. Exports LUOTA_TEST_MARIADB_URL.
 setup_mariadb() {
-  [ "${LUOTA_CI_MARIADB:-0}" = 1 ] || return 0
+  [ "${LUOTA_CI_MARIADB:-1}" = 1 ] || return 0
   if [ -n "${LUOTA_TEST_MARIADB_URL:-}" ]; then
     log "mariadb: using LUOTA_TEST_MARIADB_URL from the environment"
     return 0

@@ -174,13 +174,57 @@ pub async fn run_all(
     }
 }
 
+/// The command that reruns one drill against the same target.
+pub fn rerun_command(target: &str, flags: &str, path: &str) -> String {
+    format!("luota run {} --target {target}{flags}", shell_quote(path))
+}
+
 fn rerun(cx: &RunContext, path: &str) -> String {
-    format!(
-        "luota run {} --target {}{}",
-        shell_quote(path),
-        cx.target.name,
-        cx.rerun_flags
-    )
+    rerun_command(&cx.target.name, &cx.rerun_flags, path)
+}
+
+/// The record of a run whose target could not be used at all: every drill
+/// errored (invalid ones stay invalid) with the same reason, so reports are
+/// still written.
+pub fn unusable_target(target: &str, flags: &str, inputs: &[Input], reason: &str) -> RunRecord {
+    let drills = inputs
+        .iter()
+        .map(|input| {
+            let (path, name, problems) = match input {
+                Input::Loaded(d) => (d.path.display().to_string(), d.drill.drill.clone(), None),
+                Input::Invalid { path, problems } => (path.display().to_string(), stem(path), Some(problems)),
+            };
+            let mut r = record_for(&path, &name, String::new(), rerun_command(target, flags, &path));
+            match problems {
+                Some(ps) => {
+                    r.verdict = Verdict::Invalid;
+                    r.errors = ps.iter().map(diagnostic_line).collect();
+                }
+                None => {
+                    r.verdict = Verdict::Errored;
+                    r.errors.push(reason.to_string());
+                }
+            }
+            r
+        })
+        .collect();
+    RunRecord {
+        schema_version: SCHEMA_VERSION,
+        luota_version: env!("CARGO_PKG_VERSION").to_string(),
+        target: target.to_string(),
+        started_at: unix_now(),
+        duration_ms: 0,
+        drills,
+        interrupted: false,
+    }
+}
+
+fn stem(path: &std::path::Path) -> String {
+    path.file_stem().and_then(|s| s.to_str()).unwrap_or("drill").to_string()
+}
+
+fn diagnostic_line(d: &Diagnostic) -> String {
+    format!("{}: {}{}", d.location(), d.message, d.help.as_ref().map(|h| format!(" ({h})")).unwrap_or_default())
 }
 
 fn shell_quote(s: &str) -> String {
@@ -194,6 +238,10 @@ fn shell_quote(s: &str) -> String {
 }
 
 fn empty_record(cx: &RunContext, path: &str, name: &str, uid: String) -> DrillRecord {
+    record_for(path, name, uid, rerun(cx, path))
+}
+
+fn record_for(path: &str, name: &str, uid: String, rerun: String) -> DrillRecord {
     DrillRecord {
         path: path.to_string(),
         name: name.to_string(),
@@ -207,33 +255,15 @@ fn empty_record(cx: &RunContext, path: &str, name: &str, uid: String) -> DrillRe
         events: Vec::new(),
         steps: Vec::new(),
         duration_ms: 0,
-        rerun: rerun(cx, path),
+        rerun,
     }
 }
 
 fn invalid_record(cx: &RunContext, path: &std::path::Path, problems: &[Diagnostic]) -> DrillRecord {
     let p = path.display().to_string();
-    let name = path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("drill")
-        .to_string();
-    let mut r = empty_record(cx, &p, &name, String::new());
+    let mut r = empty_record(cx, &p, &stem(path), String::new());
     r.verdict = Verdict::Invalid;
-    r.errors = problems
-        .iter()
-        .map(|d| {
-            format!(
-                "{}: {}{}",
-                d.location(),
-                d.message,
-                d.help
-                    .as_ref()
-                    .map(|h| format!(" ({h})"))
-                    .unwrap_or_default()
-            )
-        })
-        .collect();
+    r.errors = problems.iter().map(diagnostic_line).collect();
     r
 }
 

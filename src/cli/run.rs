@@ -11,7 +11,7 @@ use crate::drill::load::{discover, load_file};
 use crate::exit;
 use crate::record::{RunRecord, Verdict};
 use crate::report::{self, terminal};
-use crate::runner::{run_all, Input, RunContext};
+use crate::runner::{self, run_all, Input, RunContext};
 use crate::target::Target;
 
 use super::ConfigArg;
@@ -164,13 +164,16 @@ pub async fn run(args: RunArgs) -> i32 {
     }
     let target = match Target::resolve(&config, &target_name, args.demo_fault).await {
         Ok(t) => t,
-        Err(e) => {
+        Err(e) if e.is_invalid_input() => {
             eprintln!("error: {e}");
-            return if e.is_invalid_input() {
-                exit::INVALID_INPUT
-            } else {
-                exit::NOT_CARRIED_OUT
-            };
+            return exit::INVALID_INPUT;
+        }
+        Err(e) => {
+            // Nothing can be sent, but every requested report is still written.
+            eprintln!("error: {e}");
+            let run = runner::unusable_target(&target_name, &rerun_flags, &inputs, &e.to_string());
+            print!("{}", terminal::render(&run));
+            return write_reports(&args, &run, exit_code(&run));
         }
     };
     let cx = match RunContext::new(target, config, rerun_flags) {
@@ -218,18 +221,22 @@ pub async fn run(args: RunArgs) -> i32 {
         let _ = writeln!(out, "\n{}", terminal::summary(&run));
     }
 
-    let mut code = exit_code(&run);
-    if let Some(path) = &args.report_json {
-        if let Err(e) = report::write_atomic(path, report::json::render(&run).as_bytes()) {
-            eprintln!(
-                "error: cannot write the JSON report to {}: {e}",
-                path.display()
-            );
-            code = exit::combine([code, exit::NOT_CARRIED_OUT]);
-        }
-    }
+    let code = write_reports(&args, &run, exit_code(&run));
     if let Ok(cx) = Arc::try_unwrap(cx) {
         cx.target.shutdown().await;
+    }
+    code
+}
+
+/// Write every report the flags ask for; a report that cannot be written
+/// makes the run "not carried out".
+fn write_reports(args: &RunArgs, run: &RunRecord, code: i32) -> i32 {
+    let mut code = code;
+    if let Some(path) = &args.report_json {
+        if let Err(e) = report::write_atomic(path, report::json::render(run).as_bytes()) {
+            eprintln!("error: cannot write the JSON report to {}: {e}", path.display());
+            code = exit::combine([code, exit::NOT_CARRIED_OUT]);
+        }
     }
     code
 }
