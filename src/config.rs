@@ -165,24 +165,8 @@ pub fn load(explicit: Option<&Path>) -> Result<(Config, Option<PathBuf>), Diagno
         Diagnostic::new(&path, "", 1, 1, format!("cannot read config: {e}"))
             .with_help("create it with `luota init`, or pass --config PATH")
     })?;
-    let config: Config = serde_yaml::from_str(&source).map_err(|e| {
-        let (line, col) = e
-            .location()
-            .map(|l| (l.line(), l.column()))
-            .unwrap_or((1, 1));
-        let text = e.to_string();
-        let msg = text
-            .rfind(" at line ")
-            .map(|i| text[..i].to_string())
-            .unwrap_or(text);
-        Diagnostic::new(
-            &path,
-            &source,
-            line,
-            col,
-            msg.replace("unknown field", "unknown key"),
-        )
-    })?;
+    let config: Config = serde_yaml::from_str(&source)
+        .map_err(|e| crate::drill::load::from_yaml_error(&path, &source, &e))?;
     if let Some((name, _)) = config
         .targets
         .iter()

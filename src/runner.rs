@@ -192,9 +192,16 @@ pub fn unusable_target(target: &str, flags: &str, inputs: &[Input], reason: &str
         .map(|input| {
             let (path, name, problems) = match input {
                 Input::Loaded(d) => (d.path.display().to_string(), d.drill.drill.clone(), None),
-                Input::Invalid { path, problems } => (path.display().to_string(), stem(path), Some(problems)),
+                Input::Invalid { path, problems } => {
+                    (path.display().to_string(), stem(path), Some(problems))
+                }
             };
-            let mut r = record_for(&path, &name, String::new(), rerun_command(target, flags, &path));
+            let mut r = record_for(
+                &path,
+                &name,
+                String::new(),
+                rerun_command(target, flags, &path),
+            );
             match problems {
                 Some(ps) => {
                     r.verdict = Verdict::Invalid;
@@ -220,11 +227,22 @@ pub fn unusable_target(target: &str, flags: &str, inputs: &[Input], reason: &str
 }
 
 fn stem(path: &std::path::Path) -> String {
-    path.file_stem().and_then(|s| s.to_str()).unwrap_or("drill").to_string()
+    path.file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("drill")
+        .to_string()
 }
 
 fn diagnostic_line(d: &Diagnostic) -> String {
-    format!("{}: {}{}", d.location(), d.message, d.help.as_ref().map(|h| format!(" ({h})")).unwrap_or_default())
+    format!(
+        "{}: {}{}",
+        d.location(),
+        d.message,
+        d.help
+            .as_ref()
+            .map(|h| format!(" ({h})"))
+            .unwrap_or_default()
+    )
 }
 
 fn shell_quote(s: &str) -> String {

@@ -234,7 +234,10 @@ fn write_reports(args: &RunArgs, run: &RunRecord, code: i32) -> i32 {
     let mut code = code;
     if let Some(path) = &args.report_json {
         if let Err(e) = report::write_atomic(path, report::json::render(run).as_bytes()) {
-            eprintln!("error: cannot write the JSON report to {}: {e}", path.display());
+            eprintln!(
+                "error: cannot write the JSON report to {}: {e}",
+                path.display()
+            );
             code = exit::combine([code, exit::NOT_CARRIED_OUT]);
         }
     }

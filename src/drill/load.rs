@@ -74,12 +74,8 @@ pub fn load_str(path: &Path, source: String) -> Result<LoadedDrill, Vec<Diagnost
 
 /// Turn a serde_yaml error into a diagnostic, suggesting the nearest key for
 /// an unknown one.
-fn from_yaml_error(path: &Path, source: &str, e: &serde_yaml::Error) -> Diagnostic {
-    let text = e.to_string();
-    let message = match text.rfind(" at line ") {
-        Some(i) => text[..i].to_string(),
-        None => text.clone(),
-    };
+pub fn from_yaml_error(path: &Path, source: &str, e: &serde_yaml::Error) -> Diagnostic {
+    let message = strip_location(&e.to_string());
     let (line, col) = e
         .location()
         .map(|l| (l.line(), l.column()))
@@ -95,6 +91,28 @@ fn from_yaml_error(path: &Path, source: &str, e: &serde_yaml::Error) -> Diagnost
         d = d.with_help(help);
     }
     d
+}
+
+/// serde_yaml puts " at line L column C" into its messages; the diagnostic
+/// says where on its own line, so drop it wherever it appears.
+fn strip_location(text: &str) -> String {
+    let mut out = text.to_string();
+    while let Some(i) = out.find(" at line ") {
+        let rest = &out[i + " at line ".len()..];
+        let digits = |s: &str| s.len() - s.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        let n = digits(rest);
+        let after = &rest[n..];
+        let Some(col) = after.strip_prefix(" column ") else {
+            break;
+        };
+        let m = digits(col);
+        if n == 0 || m == 0 {
+            break;
+        }
+        let end = i + " at line ".len() + n + " column ".len() + m;
+        out.replace_range(i..end, "");
+    }
+    out
 }
 
 /// For "unknown field `withn`, expected one of `within`, ..." suggest the nearest key.
@@ -161,6 +179,21 @@ mod tests {
             err[0].message
         );
         assert_eq!(err[0].help.as_deref(), Some("did you mean `within`?"));
+    }
+
+    #[test]
+    fn yaml_messages_do_not_repeat_the_location() {
+        assert_eq!(
+            strip_location(
+                "did not find expected ',' at line 25 column 16, while parsing a flow mapping"
+            ),
+            "did not find expected ',', while parsing a flow mapping"
+        );
+        assert_eq!(
+            strip_location("unknown field `x` at line 3 column 1"),
+            "unknown field `x`"
+        );
+        assert_eq!(strip_location("no location here"), "no location here");
     }
 
     #[test]

@@ -14,7 +14,18 @@ pub fn drill_line(d: &DrillRecord) -> String {
     } else {
         format!("  {}", human_duration(Duration::from_millis(d.duration_ms)))
     };
-    format!("{:<5} {}  ({}){}", d.verdict.word(), d.name, d.path, time)
+    let control = if d.control && d.verdict == Verdict::Passed {
+        "  [control: the checks caught the broken outcome]"
+    } else {
+        ""
+    };
+    format!(
+        "{:<5} {}  ({}){}{control}",
+        d.verdict.word(),
+        d.name,
+        d.path,
+        time
+    )
 }
 
 /// The detail block of a drill that did not pass; empty when it passed.
