@@ -2,14 +2,16 @@
 //! drill catches a 20 ms check-then-insert window nearly every time.
 
 mod builder;
+mod support;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use builder::{repo, Test};
+use support::loopback::read_request;
 
 /// A loopback handler that holds every request for `hold` and records the
 /// most requests it had fully received and not yet answered.
@@ -23,32 +25,16 @@ fn holding_handler(hold: Duration) -> (String, Arc<AtomicUsize>) {
         for mut s in l.incoming().flatten() {
             let (in_flight, max) = (in_flight.clone(), max.clone());
             std::thread::spawn(move || {
-                let mut got = Vec::new();
-                let mut buf = [0u8; 16384];
-                let end = loop {
-                    let n = s.read(&mut buf).unwrap_or(0);
-                    if n == 0 {
-                        return;
-                    }
-                    got.extend_from_slice(&buf[..n]);
-                    if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
-                        break end;
-                    }
-                };
-                let head = String::from_utf8_lossy(&got[..end]).to_ascii_lowercase();
-                let len = head.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse::<usize>().ok()).unwrap_or(0);
-                while got.len() < end + 4 + len {
-                    let n = s.read(&mut buf).unwrap_or(0);
-                    if n == 0 {
-                        return;
-                    }
-                    got.extend_from_slice(&buf[..n]);
+                if read_request(&mut s).is_none() {
+                    return;
                 }
                 let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
                 max.fetch_max(now, Ordering::SeqCst);
                 std::thread::sleep(hold);
                 in_flight.fetch_sub(1, Ordering::SeqCst);
-                let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}");
+                let _ = s.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}",
+                );
             });
         }
     });
@@ -63,9 +49,21 @@ fn a_together_group_of_32_is_in_flight_at_once() {
     std::fs::write(&cfg, format!("default_target: h\ntargets:\n  h:\n    webhook: {base}/webhook\n    secret_env: LUOTA_RACE_SECRET\ndefaults:\n  settle: 50ms\n")).unwrap();
     let d = dir.path().join("d.yaml");
     std::fs::write(&d, "drill: 32 together\nevents:\n  e: { type: checkout.session.completed }\ndeliver:\n  - send: e\n    copies: 32\n    together: true\n").unwrap();
-    Test::new().args(["run", d.to_str().unwrap(), "--config", cfg.to_str().unwrap()]).env("LUOTA_RACE_SECRET", "whsec_race").status(0).run();
+    Test::new()
+        .args([
+            "run",
+            d.to_str().unwrap(),
+            "--config",
+            cfg.to_str().unwrap(),
+        ])
+        .env("LUOTA_RACE_SECRET", "whsec_race")
+        .status(0)
+        .run();
     let most = max.load(Ordering::SeqCst);
-    assert!(most >= 28, "only {most} of 32 requests were in flight at the handler at once");
+    assert!(
+        most >= 28,
+        "only {most} of 32 requests were in flight at the handler at once"
+    );
 }
 
 #[test]
@@ -77,14 +75,35 @@ fn the_d2_drill_catches_a_20ms_window_in_19_of_20_runs() {
     let fast = src.replace("within: 10s", "within: 1500ms");
     assert_ne!(fast, src, "the D2 drill's window changed; update this test");
     for i in 0..20 {
-        std::fs::write(dir.path().join(format!("d2-{i:02}.yaml")), format!("settle: 300ms\n{fast}")).unwrap();
+        std::fs::write(
+            dir.path().join(format!("d2-{i:02}.yaml")),
+            format!("settle: 300ms\n{fast}"),
+        )
+        .unwrap();
     }
     let json = dir.path().join("r.json");
     Test::new()
-        .args(["run", dir.path().to_str().unwrap(), "--jobs", "1", "--demo-fault", "non-atomic-dedupe", "--report-json", json.to_str().unwrap()])
+        .args([
+            "run",
+            dir.path().to_str().unwrap(),
+            "--jobs",
+            "1",
+            "--demo-fault",
+            "non-atomic-dedupe",
+            "--report-json",
+            json.to_str().unwrap(),
+        ])
         .status(1)
         .run();
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
-    let caught = report["drills"].as_array().unwrap().iter().filter(|d| d["verdict"] == "failed").count();
-    assert!(caught >= 19, "the D2 drill caught the 20 ms window in only {caught} of 20 runs");
+    let caught = report["drills"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["verdict"] == "failed")
+        .count();
+    assert!(
+        caught >= 19,
+        "the D2 drill caught the 20 ms window in only {caught} of 20 runs"
+    );
 }

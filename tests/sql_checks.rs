@@ -5,10 +5,11 @@
 mod builder;
 mod support;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpListener;
 
 use builder::Test;
+use support::loopback::read_request;
 
 /// A loopback HTTP server that answers every request with 200 `{}`.
 fn sink() -> String {
@@ -17,28 +18,8 @@ fn sink() -> String {
     std::thread::spawn(move || {
         for mut s in l.incoming().flatten() {
             std::thread::spawn(move || {
-                let mut buf = vec![0u8; 65536];
-                let mut got = Vec::new();
-                // Read headers, then the body by Content-Length.
-                loop {
-                    let n = s.read(&mut buf).unwrap_or(0);
-                    if n == 0 {
-                        return;
-                    }
-                    got.extend_from_slice(&buf[..n]);
-                    if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
-                        let head = String::from_utf8_lossy(&got[..end]).to_ascii_lowercase();
-                        let len = head.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse::<usize>().ok()).unwrap_or(0);
-                        while got.len() < end + 4 + len {
-                            let n = s.read(&mut buf).unwrap_or(0);
-                            if n == 0 {
-                                break;
-                            }
-                            got.extend_from_slice(&buf[..n]);
-                        }
-                        let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}");
-                        return;
-                    }
+                if read_request(&mut s).is_some() {
+                    let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}");
                 }
             });
         }
@@ -50,9 +31,14 @@ fn seed(url: &str, statements: &[&str]) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         sqlx::any::install_default_drivers();
-        let pool = sqlx::AnyPool::connect(url).await.unwrap_or_else(|e| panic!("connect to test database: {e}"));
+        let pool = sqlx::AnyPool::connect(url)
+            .await
+            .unwrap_or_else(|e| panic!("connect to test database: {e}"));
         for s in statements {
-            sqlx::query(s).execute(&pool).await.unwrap_or_else(|e| panic!("{s}: {e}"));
+            sqlx::query(s)
+                .execute(&pool)
+                .await
+                .unwrap_or_else(|e| panic!("{s}: {e}"));
         }
         pool.close().await;
     });
@@ -96,19 +82,36 @@ expect:
     )
     .unwrap();
     Test::new()
-        .args(["run", d.to_str().unwrap(), "--config", cfg.to_str().unwrap()])
+        .args([
+            "run",
+            d.to_str().unwrap(),
+            "--config",
+            cfg.to_str().unwrap(),
+        ])
         .env("LUOTA_SQL_SECRET", "whsec_sqlChecksSecret")
         .env("LUOTA_SQL_DB", db)
         .run()
 }
 
 fn passes_and_fails(db: &str, ph: &str) {
-    seed(db, &["DROP TABLE IF EXISTS accounts", "CREATE TABLE accounts (id VARCHAR(40) PRIMARY KEY, plan VARCHAR(20), credits INTEGER)", "INSERT INTO accounts VALUES ('acct_1', 'pro', 100), ('acct_2', 'free', 0)"]);
+    seed(
+        db,
+        &[
+            "DROP TABLE IF EXISTS accounts",
+            "CREATE TABLE accounts (id VARCHAR(40) PRIMARY KEY, plan VARCHAR(20), credits INTEGER)",
+            "INSERT INTO accounts VALUES ('acct_1', 'pro', 100), ('acct_2', 'free', 0)",
+        ],
+    );
     let ok = drill(db, ph, 100);
     assert_eq!(ok.status, 0, "{}\n{}", ok.stdout, ok.stderr);
     let bad = drill(db, ph, 250);
     assert_eq!(bad.status, 1, "{}\n{}", bad.stdout, bad.stderr);
-    assert!(bad.stdout.contains("$[0].credits: expected 250, observed 100"), "{}", bad.stdout);
+    assert!(
+        bad.stdout
+            .contains("$[0].credits: expected 250, observed 100"),
+        "{}",
+        bad.stdout
+    );
     for out in [&ok.stdout, &ok.stderr, &bad.stdout, &bad.stderr] {
         assert!(!out.contains(db), "the database URL must never be printed");
     }
@@ -116,14 +119,18 @@ fn passes_and_fails(db: &str, ph: &str) {
 
 #[test]
 fn sql_checks_read_postgresql() {
-    let Some(pg) = support::require("pg", support::pg_url()) else { return };
+    let Some(pg) = support::require("pg", support::pg_url()) else {
+        return;
+    };
     let db = support::fresh_pg_database(&pg);
     passes_and_fails(&db, "$1");
 }
 
 #[test]
 fn sql_checks_read_mariadb() {
-    let Some(url) = support::require("mariadb", support::mariadb_url()) else { return };
+    let Some(url) = support::require("mariadb", support::mariadb_url()) else {
+        return;
+    };
     passes_and_fails(&url, "?");
 }
 
@@ -139,7 +146,11 @@ fn sql_checks_read_sqlite() {
 fn a_wrong_database_url_is_a_clear_check_error_without_the_password() {
     let ran = drill("postgres://luota:hunter2secret@127.0.0.1:1/nope", "$1", 100);
     assert_eq!(ran.status, 1, "{}", ran.stdout);
-    assert!(ran.stdout.contains("cannot connect to the database"), "{}", ran.stdout);
+    assert!(
+        ran.stdout.contains("cannot connect to the database"),
+        "{}",
+        ran.stdout
+    );
     assert!(!ran.stdout.contains("hunter2secret") && !ran.stderr.contains("hunter2secret"));
 }
 
@@ -173,10 +184,30 @@ expect:
 "#,
     )
     .unwrap();
-    let ok = Test::new().args(["run", d.to_str().unwrap(), "--config", cfg.to_str().unwrap()]).env("LUOTA_SQL_SECRET", "whsec_x").run();
+    let ok = Test::new()
+        .args([
+            "run",
+            d.to_str().unwrap(),
+            "--config",
+            cfg.to_str().unwrap(),
+        ])
+        .env("LUOTA_SQL_SECRET", "whsec_x")
+        .run();
     assert_eq!(ok.status, 0, "{}\n{}", ok.stdout, ok.stderr);
     std::fs::write(&d, "drill: hangs\nevents:\n  e: { type: invoice.paid }\ndeliver:\n  - send: e\nexpect:\n  within: 1s\n  checks:\n    - name: a hung console is bounded\n      command: [sleep, '30']\n      timeout: 300ms\n      equals: x\n").unwrap();
-    let hung = Test::new().args(["run", d.to_str().unwrap(), "--config", cfg.to_str().unwrap()]).env("LUOTA_SQL_SECRET", "whsec_x").run();
+    let hung = Test::new()
+        .args([
+            "run",
+            d.to_str().unwrap(),
+            "--config",
+            cfg.to_str().unwrap(),
+        ])
+        .env("LUOTA_SQL_SECRET", "whsec_x")
+        .run();
     assert_eq!(hung.status, 1, "{}", hung.stdout);
-    assert!(hung.stdout.contains("did not finish within 300ms"), "{}", hung.stdout);
+    assert!(
+        hung.stdout.contains("did not finish within 300ms"),
+        "{}",
+        hung.stdout
+    );
 }

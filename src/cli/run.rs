@@ -90,13 +90,16 @@ fn load_inputs(config: &Config, paths: &[PathBuf]) -> Result<Vec<Input>, i32> {
         .collect())
 }
 
+/// The config and every drill input; an error is the exit code (diagnostics printed).
+fn load_all(config: &ConfigArg, paths: &[PathBuf]) -> Result<(Config, Vec<Input>), i32> {
+    let config = load_config(config)?;
+    let inputs = load_inputs(&config, paths)?;
+    Ok((config, inputs))
+}
+
 pub fn validate(args: ValidateArgs) -> i32 {
-    let config = match load_config(&args.config) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let inputs = match load_inputs(&config, &args.paths) {
-        Ok(i) => i,
+    let (_, inputs) = match load_all(&args.config, &args.paths) {
+        Ok(x) => x,
         Err(code) => return code,
     };
     let bad = inputs
@@ -143,12 +146,8 @@ async fn interrupted() {
 }
 
 pub async fn run(args: RunArgs) -> i32 {
-    let config = match load_config(&args.config) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let inputs = match load_inputs(&config, &args.paths) {
-        Ok(i) => i,
+    let (config, inputs) = match load_all(&args.config, &args.paths) {
+        Ok(x) => x,
         Err(code) => return code,
     };
     let target_name = args

@@ -18,6 +18,7 @@
 #![allow(dead_code)]
 
 pub mod handlers;
+pub mod loopback;
 pub mod sdk;
 
 use std::path::{Path, PathBuf};
