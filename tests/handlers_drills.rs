@@ -9,7 +9,9 @@ use builder::Test;
 use support::handlers::{self, Lang, SECRET, SECRET_2};
 
 fn suite_passes(lang: Lang) {
-    let Some(h) = handlers::start(lang) else { return };
+    let Some(h) = handlers::start(lang) else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("luota.yaml");
     std::fs::write(
@@ -22,15 +24,34 @@ fn suite_passes(lang: Lang) {
     .unwrap();
     let json = dir.path().join("report.json");
     let ran = Test::new()
-        .args(["run", "tests/drills/handlers", "--config", cfg.to_str().unwrap(), "--report-json", json.to_str().unwrap()])
+        .args([
+            "run",
+            "tests/drills/handlers",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--report-json",
+            json.to_str().unwrap(),
+        ])
         .env("LUOTA_REF_SECRET", SECRET)
         .env("LUOTA_REF_SECRET_2", SECRET_2)
         .env("LUOTA_REF_DB", &h.database_url)
         .run();
-    assert_eq!(ran.status, 0, "{} handler:\n{}\n{}\nhandler log:\n{}", lang.name(), ran.stdout, ran.stderr, h.log());
+    assert_eq!(
+        ran.status,
+        0,
+        "{} handler:\n{}\n{}\nhandler log:\n{}",
+        lang.name(),
+        ran.stdout,
+        ran.stderr,
+        h.log()
+    );
     let report = std::fs::read_to_string(&json).unwrap();
     for secret in [SECRET, SECRET_2, h.database_url.as_str()] {
-        assert!(!report.contains(secret) && !ran.stdout.contains(secret) && !ran.stderr.contains(secret));
+        assert!(
+            !report.contains(secret)
+                && !ran.stdout.contains(secret)
+                && !ran.stderr.contains(secret)
+        );
     }
     let v: serde_json::Value = serde_json::from_str(&report).unwrap();
     assert_eq!(v["drills"].as_array().unwrap().len(), 4);

@@ -14,7 +14,16 @@ const SECRET: &str = "whsec_test_never_print_this_0123456789";
 
 /// How many drill files the repo ships in drills/.
 fn shipped() -> usize {
-    std::fs::read_dir(repo().join("drills")).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "yaml")).count()
+    std::fs::read_dir(repo().join("drills"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "yaml")
+        })
+        .count()
 }
 
 #[test]

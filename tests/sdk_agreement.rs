@@ -58,11 +58,26 @@ fn cases() -> (Vec<Case>, Vec<bool>) {
     let now = support::now();
     let mut cases = Vec::new();
     let mut want = Vec::new();
-    for enc in [BodyEncoding::Stripe, BodyEncoding::Compact, BodyEncoding::Hostile] {
+    for enc in [
+        BodyEncoding::Stripe,
+        BodyEncoding::Compact,
+        BodyEncoding::Hostile,
+    ] {
         let body = encode(&event(), enc);
         for mode in MODES {
-            let p = signed_header(mode, PRIMARY, Some(SECONDARY), now, &body, &SignOptions::default()).expect("every mode signs");
-            cases.push(Case::new(format!("{mode:?}/{enc:?}"), p.body, p.header, PRIMARY).secrets(&[PRIMARY, SECONDARY]));
+            let p = signed_header(
+                mode,
+                PRIMARY,
+                Some(SECONDARY),
+                now,
+                &body,
+                &SignOptions::default(),
+            )
+            .expect("every mode signs");
+            cases.push(
+                Case::new(format!("{mode:?}/{enc:?}"), p.body, p.header, PRIMARY)
+                    .secrets(&[PRIMARY, SECONDARY]),
+            );
             want.push(expected(mode));
         }
     }
@@ -78,10 +93,21 @@ fn agree(sdk: Sdk) {
     let mut disagreements = Vec::new();
     for ((case, verdict), want) in cases.iter().zip(&verdicts).zip(&want) {
         if verdict.accepted != *want {
-            disagreements.push(format!("{}: {} said accepted={} ({:?}), luota documents {}", case.label, sdk.name(), verdict.accepted, verdict.error, want));
+            disagreements.push(format!(
+                "{}: {} said accepted={} ({:?}), luota documents {}",
+                case.label,
+                sdk.name(),
+                verdict.accepted,
+                verdict.error,
+                want
+            ));
         }
     }
-    assert!(disagreements.is_empty(), "SDK disagrees with luota:\n{}", disagreements.join("\n"));
+    assert!(
+        disagreements.is_empty(),
+        "SDK disagrees with luota:\n{}",
+        disagreements.join("\n")
+    );
 }
 
 #[test]
@@ -101,8 +127,28 @@ fn secondary_is_rejected_by_a_single_secret_endpoint() {
             return;
         }
         let body = encode(&event(), BodyEncoding::Stripe);
-        let p = signed_header(SignatureMode::Secondary, PRIMARY, Some(SECONDARY), support::now(), &body, &SignOptions::default()).unwrap();
-        let v = verify_with(sdk, &[Case::new("secondary/primary-only", p.body, p.header, PRIMARY)]);
-        assert!(!v[0].accepted, "{}: a single-secret endpoint must reject the second secret", sdk.name());
+        let p = signed_header(
+            SignatureMode::Secondary,
+            PRIMARY,
+            Some(SECONDARY),
+            support::now(),
+            &body,
+            &SignOptions::default(),
+        )
+        .unwrap();
+        let v = verify_with(
+            sdk,
+            &[Case::new(
+                "secondary/primary-only",
+                p.body,
+                p.header,
+                PRIMARY,
+            )],
+        );
+        assert!(
+            !v[0].accepted,
+            "{}: a single-secret endpoint must reject the second secret",
+            sdk.name()
+        );
     }
 }

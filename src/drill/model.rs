@@ -447,6 +447,11 @@ pub struct Check {
 
 /// Where a check or a `stable`/`unchanged` probe reads state: exactly one
 /// of `http`, `sql`, `command` (the same keys on both).
+///
+/// `Check` and `Probe` repeat these fields instead of `#[serde(flatten)]`ing
+/// one struct: flatten cannot be combined with `deny_unknown_fields` and
+/// makes serde_yaml lose error locations — both of which the loader needs.
+/// This borrowed view gives the rest of the code one type.
 #[derive(Debug, Clone, Copy)]
 pub struct SourceSpec<'a> {
     pub http: Option<&'a str>,
