@@ -4,6 +4,7 @@
 mod demo;
 mod event;
 mod run;
+mod send;
 mod sign;
 
 use std::path::PathBuf;
@@ -38,6 +39,9 @@ pub enum Command {
     Event(event::EventArgs),
     /// Print the Stripe-Signature header for a body read on stdin.
     Sign(sign::SignArgs),
+    /// Send one signed event (a built-in template or a body file) to a webhook URL.
+    #[command(after_help = exit::HELP)]
+    Send(send::SendArgs),
 }
 
 /// Options shared by commands that read `luota.yaml`.
@@ -79,6 +83,7 @@ pub fn main() -> i32 {
             Command::Demo(a) => demo::demo(a).await,
             Command::Event(a) => event::event(a),
             Command::Sign(a) => sign::sign(a),
+            Command::Send(a) => send::send(a).await,
         }
     });
     rt.shutdown_timeout(std::time::Duration::from_millis(200));
