@@ -4,6 +4,7 @@
 mod demo;
 mod event;
 mod run;
+pub(crate) mod schema;
 mod send;
 mod sign;
 
@@ -42,6 +43,8 @@ pub enum Command {
     /// Send one signed event (a built-in template or a body file) to a webhook URL.
     #[command(after_help = exit::HELP)]
     Send(send::SendArgs),
+    /// Print the JSON Schema of drill files or luota.yaml (for editors).
+    Schema(schema::SchemaArgs),
 }
 
 /// Options shared by commands that read `luota.yaml`.
@@ -84,6 +87,7 @@ pub fn main() -> i32 {
             Command::Event(a) => event::event(a),
             Command::Sign(a) => sign::sign(a),
             Command::Send(a) => send::send(a).await,
+            Command::Schema(a) => schema::schema(a),
         }
     });
     rt.shutdown_timeout(std::time::Duration::from_millis(200));
