@@ -100,3 +100,100 @@ fn the_schema_rejects_what_the_loader_rejects() {
     assert!(!errors(&config, &bad).is_empty());
 }
 
+#[test]
+fn init_writes_a_config_and_drill_that_validate_and_never_overwrites_silently() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    Test::new()
+        .current_dir(d)
+        .args([
+            "init",
+            "--webhook",
+            "https://staging.shop.test/stripe/webhook",
+            "--secret-env",
+            "SHOP_STAGING_WHSEC",
+        ])
+        .status(0)
+        .stdout_has("wrote ./luota.yaml")
+        .stdout_has("export SHOP_STAGING_WHSEC=whsec_...")
+        .run();
+    let config = std::fs::read_to_string(d.join("luota.yaml")).unwrap();
+    assert!(config.contains("webhook: \"https://staging.shop.test/stripe/webhook\""));
+    assert!(config.contains("app: \"https://staging.shop.test\""));
+    assert!(config.contains("allowed_hosts: [\"staging.shop.test\"]"));
+    assert!(config.contains("secret_env: SHOP_STAGING_WHSEC"));
+    assert!(d.join(".luota/drill.schema.json").exists());
+    Test::new()
+        .current_dir(d)
+        .arg("validate")
+        .status(0)
+        .stdout_has("1 drill files: 1 valid, 0 invalid")
+        .run();
+    // The written files validate against the schemas their modelines name.
+    let drill: Value = serde_yaml::from_str(
+        &std::fs::read_to_string(d.join("drills/checkout-grants-access.yaml")).unwrap(),
+    )
+    .unwrap();
+    assert!(errors(&validator(&schema("drill")), &drill).is_empty());
+    let cfg: Value = serde_yaml::from_str(&config).unwrap();
+    assert!(errors(&validator(&schema("config")), &cfg).is_empty());
+
+    // A second init without a terminal refuses and changes nothing.
+    std::fs::write(d.join("luota.yaml"), "# mine\n").unwrap();
+    Test::new()
+        .current_dir(d)
+        .args(["init", "--webhook", "http://127.0.0.1:9/w"])
+        .status(2)
+        .stderr_has("exists; not overwriting it")
+        .stderr_has("--force")
+        .run();
+    assert_eq!(
+        std::fs::read_to_string(d.join("luota.yaml")).unwrap(),
+        "# mine\n"
+    );
+    // --force overwrites.
+    Test::new()
+        .current_dir(d)
+        .args(["init", "--webhook", "http://127.0.0.1:9/w", "--force"])
+        .status(0)
+        .run();
+    assert!(std::fs::read_to_string(d.join("luota.yaml"))
+        .unwrap()
+        .contains("127.0.0.1:9"));
+    // A secret passed where its variable's name belongs is refused, and not echoed.
+    let ran = Test::new()
+        .current_dir(d)
+        .args([
+            "init",
+            "--secret-env",
+            "whsec_abc123secret",
+            "--dir",
+            "other",
+        ])
+        .status(2)
+        .run();
+    assert!(
+        ran.stderr.contains("NAME of the variable"),
+        "{}",
+        ran.stderr
+    );
+}
+
+#[test]
+fn init_starter_drill_passes_against_the_demo() {
+    // The starter drill is a real drill: against the demo app (which has the
+    // endpoints it names) it passes as written.
+    let dir = tempfile::tempdir().unwrap();
+    Test::new()
+        .current_dir(dir.path())
+        .arg("init")
+        .status(0)
+        .run();
+    Test::new()
+        .current_dir(dir.path())
+        .args(["run", "drills", "--target", "demo"])
+        .status(0)
+        .stdout_has("1 passed")
+        .run();
+}
+

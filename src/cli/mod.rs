@@ -3,6 +3,7 @@
 
 mod demo;
 mod event;
+mod init;
 mod run;
 pub(crate) mod schema;
 mod send;
@@ -43,6 +44,8 @@ pub enum Command {
     /// Send one signed event (a built-in template or a body file) to a webhook URL.
     #[command(after_help = exit::HELP)]
     Send(send::SendArgs),
+    /// Write a commented luota.yaml and a starter drill for a new app.
+    Init(init::InitArgs),
     /// Print the JSON Schema of drill files or luota.yaml (for editors).
     Schema(schema::SchemaArgs),
 }
@@ -87,6 +90,7 @@ pub fn main() -> i32 {
             Command::Event(a) => event::event(a),
             Command::Sign(a) => sign::sign(a),
             Command::Send(a) => send::send(a).await,
+            Command::Init(a) => init::init(a),
             Command::Schema(a) => schema::schema(a),
         }
     });
