@@ -197,3 +197,105 @@ fn init_starter_drill_passes_against_the_demo() {
         .run();
 }
 
+const REAL_EVENT: &str = r#"{
+  "id": "evt_1PqRsTuVwXyZ0123",
+  "object": "event",
+  "api_version": "2024-06-20",
+  "created": 1718000000,
+  "livemode": false,
+  "pending_webhooks": 1,
+  "request": {"id": "req_AbCdEfGhIjKl", "idempotency_key": null},
+  "type": "customer.updated",
+  "data": {
+    "object": {
+      "id": "cus_NffrFeUfNV2Hib",
+      "object": "customer",
+      "address": {"city": "Helsinki", "country": "FI", "line1": "Mannerheimintie 12", "line2": null, "postal_code": "00100", "state": null},
+      "email": "aino.virtanen@example.fi",
+      "name": "Aino Virtanen",
+      "phone": "+358401234567",
+      "description": "Aino Virtanen (aino.virtanen@example.fi)",
+      "invoice_settings": {"default_payment_method": "pm_1MqLiJLkdIwHu7ixUEgbFdYF"},
+      "metadata": {"user_id": "user_42"},
+      "shipping": {"name": "Aino Virtanen", "phone": "+358401234567",
+                   "address": {"city": "Helsinki", "country": "FI", "line1": "Mannerheimintie 12", "postal_code": "00100"}}
+    },
+    "previous_attributes": {"email": "aino@old.example.fi"}
+  }
+}"#;
+
+#[test]
+fn from_event_makes_a_valid_drill_without_personal_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("event.json");
+    std::fs::write(&input, REAL_EVENT).unwrap();
+    for template in [false, true] {
+        let mut t = Test::new().args(["from-event", input.to_str().unwrap()]);
+        if template {
+            t = t.arg("--template-ids");
+        }
+        let out = t.status(0).run().stdout;
+        for personal in [
+            "Aino",
+            "Virtanen",
+            "aino.virtanen@example.fi",
+            "aino@old.example.fi",
+            "+358401234567",
+            "Mannerheimintie",
+            "00100",
+            "Helsinki",
+        ] {
+            assert!(!out.contains(personal), "{personal} left in:\n{out}");
+        }
+        assert!(out.contains("# TODO"), "{out}");
+        let drill = dir.path().join(format!("from-event-{template}.yaml"));
+        std::fs::write(&drill, &out).unwrap();
+        Test::new()
+            .args(["validate", drill.to_str().unwrap()])
+            .status(0)
+            .stdout_has("1 valid, 0 invalid")
+            .run();
+        let v: Value = serde_yaml::from_str(&out).unwrap();
+        assert!(errors(&validator(&schema("drill")), &v).is_empty());
+        let o = &v["events"]["event"]["payload"]["data"]["object"];
+        assert_eq!(o["address"]["country"], "FI");
+        assert_eq!(o["metadata"]["user_id"], "user_42");
+        assert_eq!(
+            o["id"],
+            if template {
+                "cus_{{ run.uid }}01"
+            } else {
+                "cus_NffrFeUfNV2Hib"
+            }
+        );
+    }
+    // It runs: against the demo the TODO check cannot hold, so the drill fails (exit 1), never passes.
+    let drill = dir.path().join("from-event-true.yaml");
+    let text = std::fs::read_to_string(&drill)
+        .unwrap()
+        .replace("within: 10s", "within: 1s");
+    std::fs::write(&drill, text).unwrap();
+    let ran = Test::new()
+        .args(["run", drill.to_str().unwrap(), "--target", "demo"])
+        .run();
+    assert_ne!(ran.status, 0, "{}\n{}", ran.stdout, ran.stderr);
+
+    // --out refuses to overwrite; bad input is exit 2.
+    Test::new()
+        .args([
+            "from-event",
+            input.to_str().unwrap(),
+            "--out",
+            drill.to_str().unwrap(),
+        ])
+        .status(2)
+        .stderr_has("--force")
+        .run();
+    std::fs::write(&input, "{\"object\": \"list\", \"data\": []}").unwrap();
+    Test::new()
+        .args(["from-event", input.to_str().unwrap()])
+        .status(2)
+        .stderr_has("list of events")
+        .run();
+}
+

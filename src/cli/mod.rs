@@ -3,6 +3,7 @@
 
 mod demo;
 mod event;
+mod from_event;
 mod init;
 mod run;
 pub(crate) mod schema;
@@ -46,6 +47,8 @@ pub enum Command {
     Send(send::SendArgs),
     /// Write a commented luota.yaml and a starter drill for a new app.
     Init(init::InitArgs),
+    /// Turn a real Stripe event (JSON) into a drill, with personal data replaced.
+    FromEvent(from_event::FromEventArgs),
     /// Print the JSON Schema of drill files or luota.yaml (for editors).
     Schema(schema::SchemaArgs),
 }
@@ -91,6 +94,7 @@ pub fn main() -> i32 {
             Command::Sign(a) => sign::sign(a),
             Command::Send(a) => send::send(a).await,
             Command::Init(a) => init::init(a),
+            Command::FromEvent(a) => from_event::from_event(a),
             Command::Schema(a) => schema::schema(a),
         }
     });
