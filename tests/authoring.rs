@@ -299,3 +299,21 @@ fn from_event_makes_a_valid_drill_without_personal_data() {
         .run();
 }
 
+/// `luota validate` on broken drills: file:line:col, the source line with a
+/// caret, and a suggestion, snapshotted (tests/diagnostics/*.yaml).
+#[test]
+fn diagnostics_snapshots() {
+    let dir = repo().join("tests/diagnostics");
+    let files = yaml_files(&dir);
+    assert!(files.len() >= 8);
+    for f in files {
+        let rel = format!(
+            "tests/diagnostics/{}",
+            f.file_name().unwrap().to_string_lossy()
+        );
+        let ran = Test::new().args(["validate", &rel]).status(2).run();
+        let name = f.file_stem().unwrap().to_string_lossy().into_owned();
+        insta::assert_snapshot!(format!("diagnostics__{name}"), ran.stderr);
+    }
+}
+
