@@ -317,3 +317,22 @@ fn diagnostics_snapshots() {
     }
 }
 
+#[test]
+fn completions_for_each_shell() {
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef luota"),
+        ("fish", "complete -c luota"),
+    ] {
+        let out = Test::new()
+            .args(["completions", shell])
+            .status(0)
+            .stdout_has(marker)
+            .run()
+            .stdout;
+        for sub in ["from-event", "send", "schema", "init", "validate"] {
+            assert!(out.contains(sub), "{shell} completion lacks {sub}");
+        }
+    }
+    Test::new().args(["completions", "tcsh"]).status(2).run();
+}

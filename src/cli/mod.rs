@@ -1,6 +1,7 @@
 //! The command line: argument parsing and dispatch. Each command lives in
 //! its own file; they share the exit codes of [`crate::exit`].
 
+mod completions;
 mod demo;
 mod event;
 mod from_event;
@@ -51,6 +52,8 @@ pub enum Command {
     FromEvent(from_event::FromEventArgs),
     /// Print the JSON Schema of drill files or luota.yaml (for editors).
     Schema(schema::SchemaArgs),
+    /// Print a shell completion script (bash, zsh or fish).
+    Completions(completions::CompletionsArgs),
 }
 
 /// Options shared by commands that read `luota.yaml`.
@@ -96,6 +99,7 @@ pub fn main() -> i32 {
             Command::Init(a) => init::init(a),
             Command::FromEvent(a) => from_event::from_event(a),
             Command::Schema(a) => schema::schema(a),
+            Command::Completions(a) => completions::completions(a),
         }
     });
     rt.shutdown_timeout(std::time::Duration::from_millis(200));
