@@ -44,7 +44,7 @@ pub enum Command {
     /// Print the Stripe-Signature header for a body read on stdin.
     Sign(sign::SignArgs),
     /// Send one signed event (a built-in template or a body file) to a webhook URL.
-    #[command(after_help = exit::HELP)]
+    #[command(after_help = send::EXIT_HELP)]
     Send(send::SendArgs),
     /// Write a commented luota.yaml and a starter drill for a new app.
     Init(init::InitArgs),

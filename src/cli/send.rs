@@ -47,6 +47,15 @@ pub const SIGNATURE_MODES: [&str; 12] = [
     "secondary",
 ];
 
+/// `luota send --help`'s exit codes (one delivery, not a run of drills).
+pub const EXIT_HELP: &str = "\
+Exit codes:
+  0    the handler answered as the signature mode calls for (2xx; 4xx for
+       negative modes; or exactly --expect-status)
+  1    it answered otherwise, or not within --timeout
+  2    invalid input (CLI usage, unknown type, unreadable body); nothing was sent
+  3    not carried out: missing secret, refused by a safety rail, could not connect";
+
 /// How much of the response body is printed.
 pub const PRINT_CAP: usize = 4096;
 
