@@ -36,14 +36,11 @@ pub fn schema_json(kind: SchemaKind) -> String {
         SchemaKind::Drill => schemars::schema_for!(crate::drill::model::Drill),
         SchemaKind::Config => schemars::schema_for!(crate::config::Config),
     };
-    let (id, title) = match kind {
-        SchemaKind::Drill => ("drill.schema.json", "Luota drill file"),
-        SchemaKind::Config => ("config.schema.json", "Luota config (luota.yaml)"),
+    let title = match kind {
+        SchemaKind::Drill => "Luota drill file",
+        SchemaKind::Config => "Luota config (luota.yaml)",
     };
-    schema.insert(
-        "$id".into(),
-        format!("https://luota.dev/schema/{id}").into(),
-    );
+    // No `$id`: luota has no published schema URL; the files are used by path.
     schema.insert("title".into(), title.into());
     let mut value = schema.to_value();
     duration_defaults_as_text(&mut value);
