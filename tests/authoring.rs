@@ -336,3 +336,29 @@ fn completions_for_each_shell() {
     }
     Test::new().args(["completions", "tcsh"]).status(2).run();
 }
+
+/// Every built-in template, printed by `luota event` and fed back through
+/// `luota from-event -` (both with and without --template-ids), gives a drill
+/// that `luota validate` accepts.
+#[test]
+fn from_event_round_trips_every_built_in_type() {
+    let types = Test::new().args(["event", "--list"]).status(0).run().stdout;
+    let dir = tempfile::tempdir().unwrap();
+    let mut n = 0;
+    for (i, t) in types.lines().filter(|l| !l.trim().is_empty()).enumerate() {
+        let ev = Test::new().args(["event", t]).status(0).run().stdout;
+        let mut cmd = Test::new().args(["from-event", "-"]).stdin(ev);
+        if i % 2 == 0 {
+            cmd = cmd.arg("--template-ids");
+        }
+        let drill = cmd.status(0).run().stdout;
+        std::fs::write(dir.path().join(format!("{i:02}.yaml")), drill).unwrap();
+        n += 1;
+    }
+    assert!(n >= 25, "{n} types");
+    Test::new()
+        .args(["validate", dir.path().to_str().unwrap()])
+        .status(0)
+        .stdout_has(format!("{n} drill files: {n} valid, 0 invalid"))
+        .run();
+}
