@@ -19,7 +19,7 @@ pub const DEMO_TARGET: &str = "demo";
 pub const CONFIG_FILE: &str = "luota.yaml";
 
 /// The whole config file.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// The drill folder `luota run` uses when given no paths.
@@ -57,7 +57,7 @@ impl Default for Config {
 }
 
 /// One target: a deployed handler and the app behind it.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TargetConfig {
     /// The webhook endpoint URL events are POSTed to.
@@ -82,21 +82,25 @@ pub struct TargetConfig {
 }
 
 /// Run defaults.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Defaults {
     #[serde(default)]
     pub api_version: Option<String>,
     /// Client timeout per delivery and app call.
     #[serde(default = "default_timeout", with = "duration_text")]
+    #[schemars(with = "crate::cli::schema::DurationTextSchema")]
     pub timeout: Duration,
     /// First poll interval; polling backs off to `poll_max`.
     #[serde(default = "default_poll", with = "duration_text")]
+    #[schemars(with = "crate::cli::schema::DurationTextSchema")]
     pub poll_interval: Duration,
     #[serde(default = "default_poll_max", with = "duration_text")]
+    #[schemars(with = "crate::cli::schema::DurationTextSchema")]
     pub poll_max: Duration,
     /// How long checks must keep holding after the last delivery.
     #[serde(default = "default_settle", with = "duration_text")]
+    #[schemars(with = "crate::cli::schema::DurationTextSchema")]
     pub settle: Duration,
 }
 
@@ -126,7 +130,7 @@ impl Default for Defaults {
 }
 
 /// Safety rails.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Safety {
     /// Hosts outbound requests may reach besides loopback (`staging.example.test`, `*.staging.example.test`).

@@ -51,42 +51,13 @@ pub fn event(args: EventArgs) -> i32 {
         return exit::PASSED;
     }
     let event_type = args.event_type.unwrap_or_default();
-    let uid = new_uid();
-    let created = crate::deliver::unix_now();
-    let cx = TemplateContext {
-        seed: uid.clone(),
-        created,
-        family: ApiFamily::of(&args.api_version),
-    };
-    let Some(mut object) = template::object_for(&event_type, &cx) else {
-        let known = template::known_types();
-        let hint = crate::drill::diagnostic::nearest(&event_type, known.iter().copied())
-            .map(|n| format!("did you mean `{n}`? "))
-            .unwrap_or_default();
-        eprintln!("error: no built-in template for `{event_type}`\n  = help: {hint}`luota event --list` shows every type");
-        return exit::INVALID_INPUT;
-    };
-    for s in &args.set {
-        let Some((path, raw)) = s.split_once('=') else {
-            eprintln!("error: --set `{s}` must look like PATH=VALUE");
-            return exit::INVALID_INPUT;
-        };
-        let value = serde_json::from_str(raw)
-            .unwrap_or_else(|_| serde_json::Value::String(raw.to_string()));
-        if let Err(e) = set_path(&mut object, path, value) {
-            eprintln!("error: --set {e}");
+    let ev = match render(&event_type, &args.set, &args.api_version) {
+        Ok(ev) => ev,
+        Err(msg) => {
+            eprintln!("{msg}");
             return exit::INVALID_INPUT;
         }
-    }
-    let ev = envelope(EnvelopeParts {
-        id: format!("evt_1{uid}00"),
-        event_type: event_type.clone(),
-        api_version: args.api_version.clone(),
-        created,
-        previous_attributes: template::previous_attributes_for(&event_type, &cx),
-        object,
-        request_id: Some(format!("req_{uid}00")),
-    });
+    };
     let bytes = encode(&ev, args.body.into());
     use std::io::Write;
     let mut out = std::io::stdout().lock();
@@ -95,4 +66,45 @@ pub fn event(args: EventArgs) -> i32 {
         let _ = out.write_all(b"\n");
     }
     exit::PASSED
+}
+
+/// Render the built-in template for `event_type` with `--set PATH=VALUE`
+/// overrides into a whole event, as a drill would send it (shared with
+/// `luota send --type`). The error is the message to print (exit 2).
+pub(crate) fn render(
+    event_type: &str,
+    sets: &[String],
+    api_version: &str,
+) -> Result<serde_json::Value, String> {
+    let uid = new_uid();
+    let created = crate::deliver::unix_now();
+    let cx = TemplateContext {
+        seed: uid.clone(),
+        created,
+        family: ApiFamily::of(api_version),
+    };
+    let Some(mut object) = template::object_for(event_type, &cx) else {
+        let known = template::known_types();
+        let hint = crate::drill::diagnostic::nearest(event_type, known.iter().copied())
+            .map(|n| format!("did you mean `{n}`? "))
+            .unwrap_or_default();
+        return Err(format!("error: no built-in template for `{event_type}`\n  = help: {hint}`luota event --list` shows every type"));
+    };
+    for s in sets {
+        let Some((path, raw)) = s.split_once('=') else {
+            return Err(format!("error: --set `{s}` must look like PATH=VALUE"));
+        };
+        let value = serde_json::from_str(raw)
+            .unwrap_or_else(|_| serde_json::Value::String(raw.to_string()));
+        set_path(&mut object, path, value).map_err(|e| format!("error: --set {e}"))?;
+    }
+    Ok(envelope(EnvelopeParts {
+        id: format!("evt_1{uid}00"),
+        event_type: event_type.to_string(),
+        api_version: api_version.to_string(),
+        created,
+        previous_attributes: template::previous_attributes_for(event_type, &cx),
+        object,
+        request_id: Some(format!("req_{uid}00")),
+    }))
 }

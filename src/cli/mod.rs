@@ -1,9 +1,14 @@
 //! The command line: argument parsing and dispatch. Each command lives in
 //! its own file; they share the exit codes of [`crate::exit`].
 
+mod completions;
 mod demo;
 mod event;
+mod from_event;
+mod init;
 mod run;
+pub(crate) mod schema;
+mod send;
 mod sign;
 
 use std::path::PathBuf;
@@ -38,6 +43,17 @@ pub enum Command {
     Event(event::EventArgs),
     /// Print the Stripe-Signature header for a body read on stdin.
     Sign(sign::SignArgs),
+    /// Send one signed event (a built-in template or a body file) to a webhook URL.
+    #[command(after_help = send::EXIT_HELP)]
+    Send(send::SendArgs),
+    /// Write a commented luota.yaml and a starter drill for a new app.
+    Init(init::InitArgs),
+    /// Turn a real Stripe event (JSON) into a drill, with personal data replaced.
+    FromEvent(from_event::FromEventArgs),
+    /// Print the JSON Schema of drill files or luota.yaml (for editors).
+    Schema(schema::SchemaArgs),
+    /// Print a shell completion script (bash, zsh or fish).
+    Completions(completions::CompletionsArgs),
 }
 
 /// Options shared by commands that read `luota.yaml`.
@@ -79,6 +95,11 @@ pub fn main() -> i32 {
             Command::Demo(a) => demo::demo(a).await,
             Command::Event(a) => event::event(a),
             Command::Sign(a) => sign::sign(a),
+            Command::Send(a) => send::send(a).await,
+            Command::Init(a) => init::init(a),
+            Command::FromEvent(a) => from_event::from_event(a),
+            Command::Schema(a) => schema::schema(a),
+            Command::Completions(a) => completions::completions(a),
         }
     });
     rt.shutdown_timeout(std::time::Duration::from_millis(200));

@@ -14,7 +14,7 @@ use crate::stripe::body::BodyEncoding;
 use crate::stripe::signature::SignatureMode;
 
 /// One drill file.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Drill {
     /// The drill's name, phrased as the promise ("Paid checkout grants Pro access").
@@ -35,6 +35,7 @@ pub struct Drill {
     pub api_version: Option<String>,
     /// How long checks must keep holding after the last delivery (default 1 s).
     #[serde(default, deserialize_with = "opt_duration")]
+    #[schemars(with = "Option<crate::cli::schema::DurationSchema>")]
     pub settle: Option<Duration>,
     /// App calls made before any event.
     #[serde(default)]
@@ -62,7 +63,9 @@ pub struct Drill {
 }
 
 /// Which delivery orders a drill is run in.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Orders {
     /// The plan as written.
@@ -73,7 +76,7 @@ pub enum Orders {
 }
 
 /// One step of a multi-step drill.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
     pub name: String,
@@ -84,11 +87,12 @@ pub struct Step {
     #[serde(default)]
     pub expect: Option<Expect>,
     #[serde(default, deserialize_with = "opt_duration")]
+    #[schemars(with = "Option<crate::cli::schema::DurationSchema>")]
     pub settle: Option<Duration>,
 }
 
 /// An app call: `http: "POST {{ target.app }}/test/users"` plus a body.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HttpCall {
     /// `METHOD URL`, templated.
@@ -103,7 +107,7 @@ pub struct HttpCall {
 }
 
 /// An event: a built-in template with overrides, or a full payload.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventSpec {
     /// The event type; selects the built-in template unless `payload`/`file` is given.
@@ -135,14 +139,14 @@ pub struct EventSpec {
 }
 
 /// The `created` timestamp of an event.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum Created {
     Unix(i64),
     Relative(RelativeCreated),
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RelativeCreated {
     #[serde(default, rename = "same-as")]
@@ -152,11 +156,12 @@ pub struct RelativeCreated {
     #[serde(default)]
     pub before: Option<String>,
     #[serde(default, deserialize_with = "opt_duration")]
+    #[schemars(with = "Option<crate::cli::schema::DurationSchema>")]
     pub by: Option<Duration>,
 }
 
 /// One line of the delivery plan.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Delivery {
     /// The event name to send (not needed when `together` lists its members).
@@ -164,6 +169,7 @@ pub struct Delivery {
     pub send: Option<String>,
     /// Wait this long after the previous delivery's response.
     #[serde(default, deserialize_with = "opt_duration")]
+    #[schemars(with = "Option<crate::cli::schema::DurationSchema>")]
     pub after: Option<Duration>,
     /// How many copies of this delivery (same event id).
     #[serde(default = "one")]
@@ -181,6 +187,7 @@ pub struct Delivery {
     pub expect_status: Option<StatusExpect>,
     /// Client timeout for this delivery (default from config, 10 s).
     #[serde(default, deserialize_with = "opt_duration")]
+    #[schemars(with = "Option<crate::cli::schema::DurationSchema>")]
     pub timeout: Option<Duration>,
     /// Redeliver like Stripe until the handler accepts.
     #[serde(default)]
@@ -192,7 +199,7 @@ fn one() -> u32 {
 }
 
 /// `together:` either a flag for copies, or a list of different members.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum Together {
     Flag(bool),
@@ -212,7 +219,7 @@ impl Together {
 }
 
 /// A member of a mixed `together` group: an event or an app call.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Member {
     /// An event to send (signed as usual).
@@ -232,7 +239,7 @@ pub struct Member {
 }
 
 /// Stripe-like retry: resend, re-signed each time, until the status matches.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Redeliver {
     /// The status that ends the retries (default `2xx`).
@@ -243,6 +250,7 @@ pub struct Redeliver {
     pub attempts: u32,
     /// Wait before the first retry; doubles each time (a compressed Stripe backoff).
     #[serde(default = "half_second", deserialize_with = "duration")]
+    #[schemars(with = "crate::cli::schema::DurationSchema")]
     pub every: Duration,
 }
 
@@ -255,7 +263,7 @@ fn half_second() -> Duration {
 }
 
 /// An expected HTTP status: `200`, `"2xx"`, or a list of those.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum StatusExpect {
     One(StatusPattern),
@@ -373,11 +381,12 @@ impl std::fmt::Display for StatusExpect {
 }
 
 /// The promise: checks polled until they hold, and idempotency probes.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
     /// How long after the last delivery the checks may take to hold.
     #[serde(default = "default_within", deserialize_with = "duration")]
+    #[schemars(with = "crate::cli::schema::DurationSchema")]
     pub within: Duration,
     #[serde(default)]
     pub checks: Vec<Check>,
@@ -394,7 +403,7 @@ fn default_within() -> Duration {
 }
 
 /// The stage of the billing spine a check belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Stage {
     Billing,
@@ -405,7 +414,7 @@ pub enum Stage {
 
 /// One outcome check: read state from one source (an HTTP GET, an SQL
 /// query, or a command) and assert on it.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Check {
     /// The outcome in words ("customer has Pro access"); a failure reads as its negation.
@@ -497,7 +506,7 @@ source_of!(Check);
 source_of!(Probe);
 
 /// A value probe for `stable` / `unchanged`: one source and the JSONPaths to compare.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Probe {
     #[serde(default)]
@@ -533,7 +542,7 @@ pub enum Matcher {
 }
 
 /// `{gt: 1}`, `{exists: false}`, `{in: [a, b]}`...
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub enum Comparison {
     Eq(Value),

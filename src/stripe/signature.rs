@@ -14,7 +14,9 @@ type HmacSha256 = Hmac<Sha256>;
 pub const DEFAULT_TOLERANCE_SECS: i64 = 300;
 
 /// Per-delivery signature mode (`signature:` in a drill).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum SignatureMode {
     #[default]
