@@ -127,7 +127,7 @@ fn init_writes_a_config_and_drill_that_validate_and_never_overwrites_silently() 
         .current_dir(d)
         .arg("validate")
         .status(0)
-        .stdout_has("1 drill files: 1 valid, 0 invalid")
+        .stdout_has("1 drill file: 1 valid, 0 invalid")
         .run();
     // The written files validate against the schemas their modelines name.
     let drill: Value = serde_yaml::from_str(

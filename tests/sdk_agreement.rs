@@ -14,14 +14,18 @@ const PRIMARY: &str = "whsec_agreementPrimarySecret0001";
 const SECONDARY: &str = "whsec_agreementSecondarySecret002";
 
 /// What every official SDK does with each mode (secrets: primary and secondary, tolerance 300 s).
-fn expected(mode: SignatureMode) -> bool {
+fn expected(sdk: Sdk, mode: SignatureMode) -> bool {
     use SignatureMode::*;
     match mode {
         Valid | Rotated | Secondary => true,
         // Every official SDK accepts a timestamp in the future: a `future`
         // drill tests the app's own window, not the SDK.
         Future => true,
-        None | Empty | Garbage | WrongSecret | Stale | BadTimestamp | Tampered | Replayed => false,
+        // stripe-node parses `t=NaN` to NaN, and every comparison with NaN is
+        // false, so its time window lets the header through; stripe-python
+        // rejects it. A handler on stripe-node needs its own timestamp check.
+        BadTimestamp => sdk == Sdk::Node,
+        None | Empty | Garbage | WrongSecret | Stale | Tampered | Replayed => false,
     }
 }
 
@@ -54,7 +58,7 @@ fn event() -> serde_json::Value {
     })
 }
 
-fn cases() -> (Vec<Case>, Vec<bool>) {
+fn cases(sdk: Sdk) -> (Vec<Case>, Vec<bool>) {
     let now = support::now();
     let mut cases = Vec::new();
     let mut want = Vec::new();
@@ -78,7 +82,7 @@ fn cases() -> (Vec<Case>, Vec<bool>) {
                 Case::new(format!("{mode:?}/{enc:?}"), p.body, p.header, PRIMARY)
                     .secrets(&[PRIMARY, SECONDARY]),
             );
-            want.push(expected(mode));
+            want.push(expected(sdk, mode));
         }
     }
     (cases, want)
@@ -88,7 +92,7 @@ fn agree(sdk: Sdk) {
     if !sdk.available() {
         return;
     }
-    let (cases, want) = cases();
+    let (cases, want) = cases(sdk);
     let verdicts = verify_with(sdk, &cases);
     let mut disagreements = Vec::new();
     for ((case, verdict), want) in cases.iter().zip(&verdicts).zip(&want) {

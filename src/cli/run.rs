@@ -107,8 +107,8 @@ pub fn validate(args: ValidateArgs) -> i32 {
         .filter(|i| matches!(i, Input::Invalid { .. }))
         .count();
     println!(
-        "{} drill files: {} valid, {} invalid",
-        inputs.len(),
+        "{}: {} valid, {} invalid",
+        report::count(inputs.len(), "drill file"),
         inputs.len() - bad,
         bad
     );
@@ -183,10 +183,10 @@ pub async fn run(args: RunArgs) -> i32 {
         }
     };
     println!(
-        "luota {} · target `{}` · {} drill files",
+        "luota {} · target `{}` · {}",
         env!("CARGO_PKG_VERSION"),
         cx.target.name,
-        inputs.len()
+        report::count(inputs.len(), "drill file")
     );
 
     // Print each drill as soon as it and every drill before it are done, so

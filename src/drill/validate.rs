@@ -18,6 +18,20 @@ pub fn validate(d: &LoadedDrill) -> Vec<Diagnostic> {
         out.push(diag);
     };
 
+    if drill.control {
+        let steps: Vec<Option<&super::model::Expect>> = if drill.steps.is_empty() {
+            vec![drill.expect.as_ref()]
+        } else {
+            drill.steps.iter().map(|s| s.expect.as_ref()).collect()
+        };
+        if steps.iter().any(|e| e.is_none_or(|e| e.checks.is_empty())) {
+            err(
+                "control",
+                "a control drill needs checks in every step: it passes only when they catch the broken outcome".into(),
+                Some("add the checks that would hold if the outcome had happened".into()),
+            );
+        }
+    }
     if drill.drill.trim().is_empty() {
         err(
             "drill",

@@ -7,6 +7,15 @@ pub mod terminal;
 
 use std::time::Duration;
 
+/// `1 drill`, `3 drills`.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// `850ms`, `1.4s`, `2m 5s`.
 pub fn human_duration(d: Duration) -> String {
     let ms = d.as_millis();

@@ -109,15 +109,26 @@ pub fn drill_detail(d: &DrillRecord) -> String {
                 ),
                 _ => first.error.clone().unwrap_or_else(|| "failed".into()),
             };
+            let body = if first.body == "stripe" {
+                String::new()
+            } else {
+                format!(", body {}", first.body)
+            };
             let _ = writeln!(
                 out,
-                "      ✗ {prefix}delivery of `{}` (signature {}): {} of {} {what}, expected {}",
+                "      ✗ {prefix}delivery of `{}` (signature {}{body}): {} of {} {what}, expected {}",
                 first.event,
                 first.signature,
                 bad.len(),
                 group.len(),
                 first.expected_status
             );
+            if first.signature == "future" {
+                let _ = writeln!(
+                    out,
+                    "          note: Stripe's official SDKs accept future timestamps; this delivery tests the app's own window"
+                );
+            }
             if let Some(body) = &first.response_excerpt {
                 let _ = writeln!(
                     out,
@@ -155,8 +166,8 @@ pub fn drill_detail(d: &DrillRecord) -> String {
 pub fn summary(run: &RunRecord) -> String {
     let count = |v: Verdict| run.drills.iter().filter(|d| d.verdict == v).count();
     let mut s = format!(
-        "{} drills against `{}`: {} passed, {} failed, {} errored, {} invalid",
-        run.drills.len(),
+        "{} against `{}`: {} passed, {} failed, {} errored, {} invalid",
+        super::count(run.drills.len(), "drill"),
         run.target,
         count(Verdict::Passed),
         count(Verdict::Failed),
