@@ -28,6 +28,42 @@ impl Prober {
 
     /// One HTTP call; the body parsed as JSON (`null` when empty).
     pub async fn call(&self, req: &HttpRequest) -> Read {
+        if !crate::report::evidence::capturing() {
+            return self.call_inner(req).await;
+        }
+        let at_ms = crate::report::evidence::now_ms();
+        let start = std::time::Instant::now();
+        let read = self.call_inner(req).await;
+        crate::report::evidence::record(|| {
+            let mut headers = req.headers.clone();
+            if req.json.is_some() {
+                headers.push(("content-type".into(), "application/json".into()));
+            }
+            let (status, response, error) = match &read {
+                Ok((s, v)) => (Some(*s), Some(v.to_string().into_bytes()), None),
+                Err(e) => (None, None, Some(e.clone())),
+            };
+            crate::report::evidence::Entry {
+                at_ms,
+                kind: crate::report::evidence::EntryKind::Read,
+                method: req.method.clone(),
+                url: req.url.clone(),
+                headers,
+                body: req
+                    .json
+                    .as_ref()
+                    .map(|j| serde_json::to_vec(j).unwrap_or_default())
+                    .unwrap_or_default(),
+                status,
+                response,
+                error,
+                elapsed: start.elapsed(),
+            }
+        });
+        read
+    }
+
+    async fn call_inner(&self, req: &HttpRequest) -> Read {
         let method = reqwest::Method::from_bytes(req.method.as_bytes())
             .map_err(|_| format!("bad method {}", req.method))?;
         let mut rb = self.client.request(method, &req.url).timeout(self.timeout);

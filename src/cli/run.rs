@@ -173,8 +173,15 @@ pub async fn run(args: RunArgs) -> i32 {
             };
         }
     };
+    let deploy = crate::deploy::read(&config, &target.name, &target.secret_env_names).await;
+    if let Some(e) = deploy.as_ref().and_then(|d| d.error.as_ref()) {
+        eprintln!("warning: deploy SHA unknown: {e}");
+    }
     let cx = match RunContext::new(target, config, rerun_flags) {
-        Ok(cx) => Arc::new(cx),
+        Ok(mut cx) => {
+            cx.deploy = deploy;
+            Arc::new(cx)
+        }
         Err(e) => {
             eprintln!("error: {e}");
             return exit::NOT_CARRIED_OUT;

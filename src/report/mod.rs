@@ -2,6 +2,8 @@
 //!
 //! Renderers never recompute verdicts; they only present the record.
 
+pub mod evidence;
+pub mod incident;
 pub mod json;
 pub mod terminal;
 
