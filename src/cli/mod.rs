@@ -3,6 +3,7 @@
 
 mod demo;
 mod event;
+mod reports;
 mod run;
 mod sign;
 

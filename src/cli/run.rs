@@ -33,6 +33,8 @@ pub struct RunArgs {
     #[arg(long, short, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: u16,
     #[command(flatten)]
+    pub reports: super::reports::ReportArgs,
+    #[command(flatten)]
     pub config: ConfigArg,
 }
 
@@ -180,6 +182,7 @@ pub async fn run(args: RunArgs) -> i32 {
     let cx = match RunContext::new(target, config, rerun_flags) {
         Ok(mut cx) => {
             cx.deploy = deploy;
+            cx.evidence = args.reports.evidence.is_some();
             Arc::new(cx)
         }
         Err(e) => {
@@ -235,6 +238,10 @@ pub async fn run(args: RunArgs) -> i32 {
             code = exit::combine([code, exit::NOT_CARRIED_OUT]);
         }
     }
+    code = exit::combine([
+        code,
+        super::reports::write_reports(&args.reports, &run, &cx),
+    ]);
     if let Ok(cx) = Arc::try_unwrap(cx) {
         cx.target.shutdown().await;
     }

@@ -5,6 +5,8 @@
 pub mod evidence;
 pub mod incident;
 pub mod json;
+pub mod junit;
+pub mod markdown;
 pub mod terminal;
 
 use std::time::Duration;
