@@ -5,7 +5,9 @@ mod demo;
 mod event;
 mod reports;
 mod run;
+mod shard;
 mod sign;
+mod snapshots;
 
 use std::path::PathBuf;
 
@@ -39,6 +41,8 @@ pub enum Command {
     Event(event::EventArgs),
     /// Print the Stripe-Signature header for a body read on stdin.
     Sign(sign::SignArgs),
+    /// Review, accept or reject pending outcome snapshots (`*.snap.new`).
+    Snapshots(snapshots::SnapshotsArgs),
 }
 
 /// Options shared by commands that read `luota.yaml`.
@@ -80,6 +84,7 @@ pub fn main() -> i32 {
             Command::Demo(a) => demo::demo(a).await,
             Command::Event(a) => event::event(a),
             Command::Sign(a) => sign::sign(a),
+            Command::Snapshots(a) => snapshots::snapshots(a),
         }
     });
     rt.shutdown_timeout(std::time::Duration::from_millis(200));

@@ -35,6 +35,11 @@ pub struct RunArgs {
     #[command(flatten)]
     pub reports: super::reports::ReportArgs,
     #[command(flatten)]
+    pub snapshots: super::snapshots::SnapshotArgs,
+    /// Run only slice K of N of the drill files (deterministic by path), for parallel CI jobs.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<super::shard::Shard>,
+    #[command(flatten)]
     pub config: ConfigArg,
 }
 
@@ -153,6 +158,13 @@ pub async fn run(args: RunArgs) -> i32 {
         Ok(i) => i,
         Err(code) => return code,
     };
+    let inputs = match args.shard {
+        Some(s) => s.select(inputs, |i| match i {
+            Input::Loaded(d) => d.path.display().to_string(),
+            Input::Invalid { path, .. } => path.display().to_string(),
+        }),
+        None => inputs,
+    };
     let target_name = args
         .target
         .clone()
@@ -228,7 +240,20 @@ pub async fn run(args: RunArgs) -> i32 {
         let _ = writeln!(out, "\n{}", terminal::summary(&run));
     }
 
+    let mut run = run;
+    run.shard = args.shard.map(|s| s.to_string());
     let mut code = exit_code(&run);
+    let snapshot_mode = args
+        .snapshots
+        .snapshots
+        .unwrap_or(if args.demo_fault.is_some() {
+            super::snapshots::SnapshotMode::Ignore
+        } else {
+            super::snapshots::SnapshotMode::Check
+        });
+    if !run.interrupted {
+        code = exit::combine([code, super::snapshots::after_run(snapshot_mode, &run)]);
+    }
     if let Some(path) = &args.report_json {
         if let Err(e) = report::write_atomic(path, report::json::render(&run).as_bytes()) {
             eprintln!(

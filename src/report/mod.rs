@@ -7,6 +7,7 @@ pub mod incident;
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod snapshot;
 pub mod terminal;
 
 use std::time::Duration;
