@@ -81,10 +81,12 @@ apt_install() {
 
 # ---------------------------------------------------------------- python venv
 PY_REQ=tests/handlers/python/requirements.txt
+# Tools the tests use on the CI recipes (check-jsonschema), pinned apart from the handlers' needs.
+CI_REQ=ci/requirements-ci.txt
 VENV="$ROOT/.venv"
 setup_python() {
   local want have py
-  want=$(sha256sum "$PY_REQ" | cut -d' ' -f1)
+  want=$(cat "$PY_REQ" "$CI_REQ" | sha256sum | cut -d' ' -f1)
   have=$(cat "$VENV/.luota-requirements.sha256" 2>/dev/null || true)
   if [ -x "$VENV/bin/python" ] && [ "$want" = "$have" ]; then
     log "python: venv up to date ($("$VENV/bin/python" -c 'import stripe; print("stripe", stripe.VERSION)'))"
@@ -101,8 +103,8 @@ setup_python() {
       quiet "$py" -m venv "$VENV"
     fi
   fi
-  log "python: installing $PY_REQ"
-  quiet "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$PY_REQ"
+  log "python: installing $PY_REQ $CI_REQ"
+  quiet "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$PY_REQ" -r "$CI_REQ"
   echo "$want" >"$VENV/.luota-requirements.sha256"
 }
 

@@ -79,6 +79,17 @@ pub struct TargetConfig {
     /// `production` makes luota refuse to send.
     #[serde(default)]
     pub environment: Option<String>,
+    /// How to read the deploy SHA under test, once at run start.
+    #[serde(default)]
+    pub deploy_sha: Option<DeploySha>,
+}
+
+/// Where the deploy SHA comes from: `{env: NAME}` or `{url: URL, json: JSONPATH}`.
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(untagged, deny_unknown_fields)]
+pub enum DeploySha {
+    Env { env: String },
+    Url { url: String, json: String },
 }
 
 /// Run defaults.

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod deliver;
 pub mod demo;
+pub mod deploy;
 pub mod drill;
 pub mod exit;
 pub mod judge;

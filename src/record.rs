@@ -22,6 +22,23 @@ pub struct RunRecord {
     pub drills: Vec<DrillRecord>,
     /// Whether the run was interrupted before every drill finished.
     pub interrupted: bool,
+    /// The deploy under test, read once at run start (see `deploy_sha` in luota.yaml).
+    #[serde(default)]
+    pub deploy: Option<DeployRecord>,
+    /// `--shard K/N`, when this run is one slice of a suite.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
+}
+
+/// Which deploy of the target the run exercised.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeployRecord {
+    /// The deploy SHA (or version) as read.
+    pub sha: Option<String>,
+    /// Where it was read: `env NAME`, `GET URL $.path`, `embedded demo`.
+    pub source: String,
+    /// Why it could not be read.
+    pub error: Option<String>,
 }
 
 /// The verdict of one drill.
@@ -74,6 +91,14 @@ pub struct DrillRecord {
     pub duration_ms: u64,
     /// The command that reruns this drill against this target.
     pub rerun: String,
+    /// For a failed drill: what did not happen and what to do next
+    /// (derived from this record by [`crate::report::incident::derive`]).
+    #[serde(default)]
+    pub incident: Option<crate::report::incident::Incident>,
+    /// Every request sent and every read of the app's state, with its time;
+    /// captured only with `--evidence` and written there, never to JSON.
+    #[serde(skip)]
+    pub evidence: Vec<crate::report::evidence::Entry>,
 }
 
 /// An event the drill rendered.
@@ -104,6 +129,9 @@ pub struct StepRecord {
     pub polls: u32,
     /// `together` groups: how tightly they were released.
     pub groups: Vec<GroupRecord>,
+    /// Milliseconds the outcome checks were polled (last delivery's response → verdict).
+    #[serde(default)]
+    pub polled_ms: Option<u64>,
 }
 
 /// A `together` group's release.

@@ -40,6 +40,10 @@ pub struct RunContext {
     pub polling: Polling,
     /// Extra flags for the rerun command (`--demo-fault X`, `--config F`).
     pub rerun_flags: String,
+    /// The deploy under test, read at run start.
+    pub deploy: Option<DeployRecord>,
+    /// Capture every request and read for `--evidence`.
+    pub evidence: bool,
 }
 
 impl RunContext {
@@ -69,6 +73,8 @@ impl RunContext {
             prober,
             polling,
             rerun_flags,
+            deploy: None,
+            evidence: false,
         })
     }
 }
@@ -121,7 +127,10 @@ pub async fn run_all(
                 let sem = sem.clone();
                 set.spawn(async move {
                     let _permit = sem.acquire_owned().await;
-                    (i, run_drill(&cx, &d).await)
+                    (
+                        i,
+                        crate::report::evidence::capture(cx.evidence, run_drill(&cx, &d)).await,
+                    )
                 });
             }
         }
@@ -171,6 +180,8 @@ pub async fn run_all(
         duration_ms: started.elapsed().as_millis() as u64,
         drills,
         interrupted,
+        deploy: cx.deploy.clone(),
+        shard: None,
     }
 }
 
@@ -223,6 +234,8 @@ pub fn unusable_target(target: &str, flags: &str, inputs: &[Input], reason: &str
         duration_ms: 0,
         drills,
         interrupted: false,
+        deploy: None,
+        shard: None,
     }
 }
 
@@ -274,6 +287,8 @@ fn record_for(path: &str, name: &str, uid: String, rerun: String) -> DrillRecord
         steps: Vec::new(),
         duration_ms: 0,
         rerun,
+        incident: None,
+        evidence: Vec::new(),
     }
 }
 
@@ -304,6 +319,7 @@ pub async fn run_drill(cx: &RunContext, d: &LoadedDrill) -> DrillRecord {
         rec.verdict = worst(rec.verdict, second.verdict);
     }
     rec.duration_ms = started.elapsed().as_millis() as u64;
+    rec.incident = crate::report::incident::derive(&rec, cx.deploy.as_ref());
     rec
 }
 
@@ -404,6 +420,7 @@ async fn run_once(cx: &RunContext, d: &LoadedDrill, reversed: bool) -> DrillReco
             first_held_ms: None,
             polls: 0,
             groups: vec![],
+            polled_ms: None,
         });
         rec.duration_ms = started.elapsed().as_millis() as u64;
         return rec;
@@ -754,6 +771,7 @@ async fn run_step(
         first_held_ms: None,
         polls: 0,
         groups: Vec::new(),
+        polled_ms: None,
     };
     if let Err(e) = run_calls(cx, &step.setup, &mut rec.setup).await {
         errors.push(e);
@@ -790,6 +808,7 @@ async fn run_step(
         return (rec, Verdict::Errored);
     }
 
+    let poll_start = Instant::now();
     let awaited = judge::await_checks(
         &cx.prober,
         &e.checks,
@@ -801,6 +820,7 @@ async fn run_step(
     .await;
     rec.first_held_ms = awaited.first_held.map(|d| d.as_millis() as u64);
     rec.polls = awaited.polls;
+    rec.polled_ms = Some(poll_start.elapsed().as_millis() as u64);
     rec.checks = awaited.checks;
     if !e.stable.is_empty() {
         let finals = judge::read_values(&cx.prober, &e.stable).await;

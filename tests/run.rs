@@ -341,5 +341,6 @@ fn terminal_report_of_a_caught_fault() {
     settings.add_filter(r"(evt_1|req_|cus_|sub_|user_)[a-z0-9]{12}", "$1[uid]");
     settings.add_filter(r"\d+(\.\d+)?(ms|s)\b", "[time]");
     settings.add_filter(r"127\.0\.0\.1:\d+", "127.0.0.1:[port]");
+    settings.add_filter(r"after \d+ polls?", "after [n] polls");
     settings.bind(|| insta::assert_snapshot!(ran.stdout));
 }

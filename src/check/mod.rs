@@ -41,19 +41,75 @@ impl Prober {
 
     /// Read one source.
     pub async fn read(&self, source: &Source) -> Read {
-        match source {
-            Source::Http(req) => self.call(req).await,
-            Source::Sql { query, params } => self
-                .sql
-                .query(self.database.as_ref(), query, params)
-                .await
-                .map(|rows| (0, rows)),
-            Source::Command { argv, timeout } => command::run(argv, *timeout).await,
-        }
+        let (at_ms, start) = (crate::report::evidence::now_ms(), std::time::Instant::now());
+        let (method, body, read) = match source {
+            Source::Http(req) => return self.call(req).await,
+            Source::Sql { query, params } => {
+                let read = self
+                    .sql
+                    .query(self.database.as_ref(), query, params)
+                    .await
+                    .map(|rows| (0, rows));
+                ("SQL", serde_json::to_vec(params).unwrap_or_default(), read)
+            }
+            Source::Command { argv, timeout } => {
+                ("COMMAND", Vec::new(), command::run(argv, *timeout).await)
+            }
+        };
+        // SQL and command reads are observations too: keep them in the evidence.
+        crate::report::evidence::record(|| crate::report::evidence::Entry {
+            at_ms,
+            kind: crate::report::evidence::EntryKind::Read,
+            method: method.into(),
+            url: source.label(),
+            headers: Vec::new(),
+            body,
+            status: read.as_ref().ok().map(|(s, _)| *s as u16),
+            response: read.as_ref().ok().map(|(_, v)| v.to_string().into_bytes()),
+            error: read.as_ref().err().cloned(),
+            elapsed: start.elapsed(),
+        });
+        read
     }
 
     /// One HTTP call; the body parsed as JSON (`null` when empty).
     pub async fn call(&self, req: &HttpRequest) -> Read {
+        if !crate::report::evidence::capturing() {
+            return self.call_inner(req).await;
+        }
+        let at_ms = crate::report::evidence::now_ms();
+        let start = std::time::Instant::now();
+        let read = self.call_inner(req).await;
+        crate::report::evidence::record(|| {
+            let mut headers = req.headers.clone();
+            if req.json.is_some() {
+                headers.push(("content-type".into(), "application/json".into()));
+            }
+            let (status, response, error) = match &read {
+                Ok((s, v)) => (Some(*s as u16), Some(v.to_string().into_bytes()), None),
+                Err(e) => (None, None, Some(e.clone())),
+            };
+            crate::report::evidence::Entry {
+                at_ms,
+                kind: crate::report::evidence::EntryKind::Read,
+                method: req.method.clone(),
+                url: req.url.clone(),
+                headers,
+                body: req
+                    .json
+                    .as_ref()
+                    .map(|j| serde_json::to_vec(j).unwrap_or_default())
+                    .unwrap_or_default(),
+                status,
+                response,
+                error,
+                elapsed: start.elapsed(),
+            }
+        });
+        read
+    }
+
+    async fn call_inner(&self, req: &HttpRequest) -> Read {
         let method = reqwest::Method::from_bytes(req.method.as_bytes())
             .map_err(|_| format!("bad method {}", req.method))?;
         let mut rb = self.client.request(method, &req.url).timeout(self.timeout);

@@ -6,10 +6,13 @@ mod demo;
 mod event;
 mod from_event;
 mod init;
+mod reports;
 mod run;
 pub(crate) mod schema;
 mod send;
+mod shard;
 mod sign;
+mod snapshots;
 
 use std::path::PathBuf;
 
@@ -54,6 +57,8 @@ pub enum Command {
     Schema(schema::SchemaArgs),
     /// Print a shell completion script (bash, zsh or fish).
     Completions(completions::CompletionsArgs),
+    /// Review, accept or reject pending outcome snapshots (`*.snap.new`).
+    Snapshots(snapshots::SnapshotsArgs),
 }
 
 /// Options shared by commands that read `luota.yaml`.
@@ -100,6 +105,7 @@ pub fn main() -> i32 {
             Command::FromEvent(a) => from_event::from_event(a),
             Command::Schema(a) => schema::schema(a),
             Command::Completions(a) => completions::completions(a),
+            Command::Snapshots(a) => snapshots::snapshots(a),
         }
     });
     rt.shutdown_timeout(std::time::Duration::from_millis(200));

@@ -33,6 +33,13 @@ pub struct RunArgs {
     #[arg(long, short, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: u16,
     #[command(flatten)]
+    pub reports: super::reports::ReportArgs,
+    #[command(flatten)]
+    pub snapshots: super::snapshots::SnapshotArgs,
+    /// Run only slice K of N of the drill files (deterministic by path), for parallel CI jobs.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<super::shard::Shard>,
+    #[command(flatten)]
     pub config: ConfigArg,
 }
 
@@ -150,6 +157,13 @@ pub async fn run(args: RunArgs) -> i32 {
         Ok(x) => x,
         Err(code) => return code,
     };
+    let inputs = match args.shard {
+        Some(s) => s.select(inputs, |i| match i {
+            Input::Loaded(d) => d.path.display().to_string(),
+            Input::Invalid { path, .. } => path.display().to_string(),
+        }),
+        None => inputs,
+    };
     let target_name = args
         .target
         .clone()
@@ -172,11 +186,19 @@ pub async fn run(args: RunArgs) -> i32 {
             eprintln!("error: {e}");
             let run = runner::unusable_target(&target_name, &rerun_flags, &inputs, &e.to_string());
             print!("{}", terminal::render(&run));
-            return write_reports(&args, &run, exit_code(&run));
+            return write_reports(&args, &run, None, exit_code(&run));
         }
     };
+    let deploy = crate::deploy::read(&config, &target.name, &target.secret_env_names).await;
+    if let Some(e) = deploy.as_ref().and_then(|d| d.error.as_ref()) {
+        eprintln!("warning: deploy SHA unknown: {e}");
+    }
     let cx = match RunContext::new(target, config, rerun_flags) {
-        Ok(cx) => Arc::new(cx),
+        Ok(mut cx) => {
+            cx.deploy = deploy;
+            cx.evidence = args.reports.evidence.is_some();
+            Arc::new(cx)
+        }
         Err(e) => {
             eprintln!("error: {e}");
             return exit::NOT_CARRIED_OUT;
@@ -220,16 +242,30 @@ pub async fn run(args: RunArgs) -> i32 {
         let _ = writeln!(out, "\n{}", terminal::summary(&run));
     }
 
-    let code = write_reports(&args, &run, exit_code(&run));
+    let mut run = run;
+    run.shard = args.shard.map(|s| s.to_string());
+    let mut code = exit_code(&run);
+    let snapshot_mode = args
+        .snapshots
+        .snapshots
+        .unwrap_or(if args.demo_fault.is_some() {
+            super::snapshots::SnapshotMode::Ignore
+        } else {
+            super::snapshots::SnapshotMode::Check
+        });
+    if !run.interrupted {
+        code = exit::combine([code, super::snapshots::after_run(snapshot_mode, &run)]);
+    }
+    let code = write_reports(&args, &run, Some(&cx), code);
     if let Ok(cx) = Arc::try_unwrap(cx) {
         cx.target.shutdown().await;
     }
     code
 }
 
-/// Write every report the flags ask for; a report that cannot be written
-/// makes the run "not carried out".
-fn write_reports(args: &RunArgs, run: &RunRecord, code: i32) -> i32 {
+/// Write every report the flags ask for (evidence needs the run's context);
+/// a report that cannot be written makes the run "not carried out".
+fn write_reports(args: &RunArgs, run: &RunRecord, cx: Option<&RunContext>, code: i32) -> i32 {
     let mut code = code;
     if let Some(path) = &args.report_json {
         if let Err(e) = report::write_atomic(path, report::json::render(run).as_bytes()) {
@@ -240,5 +276,5 @@ fn write_reports(args: &RunArgs, run: &RunRecord, code: i32) -> i32 {
             code = exit::combine([code, exit::NOT_CARRIED_OUT]);
         }
     }
-    code
+    exit::combine([code, super::reports::write_reports(&args.reports, run, cx)])
 }

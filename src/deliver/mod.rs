@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::record::DeliveryOutcome;
+use crate::report::evidence;
 use crate::stripe::signature::{self, Prepared, SignOptions, SignatureMode};
 use crate::target::Secret;
 
@@ -111,6 +112,7 @@ impl Sender {
             rb = rb.header("stripe-signature", h);
         }
         let start = Instant::now();
+        let at_ms = evidence::now_ms();
         let result = rb.send().await;
         let mut sent = Sent {
             outcome: DeliveryOutcome::Answered,
@@ -137,6 +139,32 @@ impl Sender {
             }
         }
         sent.latency = start.elapsed();
+        evidence::record(|| {
+            let mut headers = vec![
+                (
+                    "content-type".to_string(),
+                    "application/json; charset=utf-8".to_string(),
+                ),
+                ("user-agent".to_string(), USER_AGENT.to_string()),
+            ];
+            headers.extend(
+                req.header
+                    .clone()
+                    .map(|h| ("stripe-signature".to_string(), h)),
+            );
+            evidence::Entry {
+                at_ms,
+                kind: evidence::EntryKind::Delivery,
+                method: "POST".into(),
+                url: self.webhook.clone(),
+                headers,
+                body: req.body.to_vec(),
+                status: sent.status,
+                response: sent.response.as_ref().map(|b| b.to_vec()),
+                error: sent.error.clone(),
+                elapsed: sent.latency,
+            }
+        });
         sent
     }
 }

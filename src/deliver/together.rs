@@ -172,6 +172,7 @@ pub async fn send_together(requests: Vec<GroupRequest>, timeout: Duration) -> Gr
         ));
     }
     let release = Instant::now();
+    let release_ms = crate::report::evidence::now_ms();
     barrier.wait().await;
 
     let mut starts = Vec::new();
@@ -213,6 +214,24 @@ pub async fn send_together(requests: Vec<GroupRequest>, timeout: Duration) -> Gr
                 ));
             }
         }
+        crate::report::evidence::record(|| crate::report::evidence::Entry {
+            at_ms: release_ms + sent.written_at.unwrap_or_default().as_millis(),
+            kind: if req.timestamp.is_some()
+                || req.headers.iter().any(|(k, _)| k == "stripe-signature")
+            {
+                crate::report::evidence::EntryKind::Delivery
+            } else {
+                crate::report::evidence::EntryKind::Read
+            },
+            method: req.method.clone(),
+            url: req.url.clone(),
+            headers: req.headers.clone(),
+            body: req.body.to_vec(),
+            status: sent.status,
+            response: sent.response.as_ref().map(|b| b.to_vec()),
+            error: sent.error.clone(),
+            elapsed: sent.latency,
+        });
         out[i] = Some(sent);
     }
     let spread = match (starts.iter().min(), starts.iter().max()) {

@@ -2,7 +2,12 @@
 //!
 //! Renderers never recompute verdicts; they only present the record.
 
+pub mod evidence;
+pub mod incident;
 pub mod json;
+pub mod junit;
+pub mod markdown;
+pub mod snapshot;
 pub mod terminal;
 
 use std::time::Duration;

@@ -52,10 +52,11 @@ pub fn drill_detail(d: &DrillRecord) -> String {
             for a in c.assertions.iter().filter(|a| !a.held) {
                 let _ = writeln!(
                     out,
-                    "          {}: expected {}, observed {}",
+                    "          {}: expected {}, observed {} {}",
                     a.path,
                     a.expected,
-                    show(&a.observed)
+                    show(&a.observed),
+                    super::incident::polled(step)
                 );
             }
         }
@@ -148,6 +149,30 @@ pub fn drill_detail(d: &DrillRecord) -> String {
                 let _ = write!(line, " · subscription {s}");
             }
             let _ = writeln!(out, "{line}");
+        }
+        if let Some(i) = &d.incident {
+            if let Some(st) = &i.subscription_state {
+                let _ = writeln!(out, "      subscription state: {st}");
+            }
+            if let Some(a) = &i.access {
+                let _ = writeln!(
+                    out,
+                    "      access: expected {}, observed {}",
+                    a.expected, a.observed
+                );
+            }
+            let _ = writeln!(
+                out,
+                "      deploy: {}",
+                i.deploy_sha.as_deref().unwrap_or("unknown")
+            );
+            let _ = writeln!(out, "      spine: {}", super::incident::spine_line(i));
+            let _ = writeln!(
+                out,
+                "      retry: {} — {}",
+                i.retry.headline(),
+                i.retry.reason
+            );
         }
         if let Some(o) = &d.owner {
             let _ = writeln!(out, "      owner: {o}");

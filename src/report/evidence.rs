@@ -1,0 +1,210 @@
+//! `--evidence DIR`: the retained proof of a run.
+//!
+//! For each drill run, one text file `DIR/<drill stem>.<run_uid>.txt` with,
+//! in the order they happened and each with its time:
+//!
+//! - every request luota sent (webhook deliveries, setup and app calls): the
+//!   request line, the headers luota wrote and the body bytes, then the
+//!   response status and body (capped at [`crate::deliver::RESPONSE_CAP`]);
+//! - every read of the app's state (checks, `stable`, `unchanged`): the
+//!   probe, the status and the body it answered.
+//!
+//! Capture is a task-local sink: [`capture`] wraps one drill's future, and the
+//! delivery and probe code call [`record`], which does nothing outside a
+//! capture. So nothing is kept unless `--evidence` is on.
+//!
+//! Redaction: the `Stripe-Signature` header is kept (it is an HMAC, not a
+//! secret, and is what an operator needs to prove what was sent); the values
+//! of `Authorization`, `Cookie`, `Proxy-Authorization` and every header the
+//! target configures under `headers:` (they carry credentials) are replaced by
+//! `[redacted]`; URL query strings and passwords are dropped; finally every
+//! occurrence of the target's secrets is replaced, as a last guard.
+
+use std::cell::RefCell;
+use std::fmt::Write;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::record::DrillRecord;
+
+/// One captured exchange.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Unix time in milliseconds when the request went out.
+    pub at_ms: u128,
+    pub kind: EntryKind,
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub status: Option<u16>,
+    pub response: Option<Vec<u8>>,
+    pub error: Option<String>,
+    pub elapsed: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A signed webhook delivery.
+    Delivery,
+    /// A call or read against the app's own API.
+    Read,
+}
+
+tokio::task_local! {
+    static SINK: RefCell<Vec<Entry>>;
+}
+
+/// Unix milliseconds now.
+pub fn now_ms() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0)
+}
+
+/// Record an entry when a capture is active; a no-op otherwise. `make` runs
+/// only inside a capture, so nothing is copied when evidence is off.
+pub fn record(make: impl FnOnce() -> Entry) {
+    let _ = SINK.try_with(|s| s.borrow_mut().push(make()));
+}
+
+/// Whether a capture is active for the current task.
+pub fn capturing() -> bool {
+    SINK.try_with(|_| ()).is_ok()
+}
+
+/// Run one drill; when `on`, capture everything it sent and read into its record.
+pub async fn capture(on: bool, fut: impl std::future::Future<Output = DrillRecord>) -> DrillRecord {
+    if !on {
+        return fut.await;
+    }
+    let (mut rec, entries) = SINK
+        .scope(RefCell::new(Vec::new()), async {
+            let rec = fut.await;
+            let entries = SINK.with(|s| std::mem::take(&mut *s.borrow_mut()));
+            (rec, entries)
+        })
+        .await;
+    rec.evidence = entries;
+    rec
+}
+
+/// What must never appear in an evidence file.
+#[derive(Debug, Clone, Default)]
+pub struct Redactions {
+    /// Header names whose values are replaced (lowercase).
+    pub headers: Vec<String>,
+    /// Secret values replaced wherever they occur.
+    pub values: Vec<String>,
+}
+
+impl Redactions {
+    pub fn new(target_headers: impl IntoIterator<Item = String>, secrets: Vec<String>) -> Self {
+        let mut headers: Vec<String> = ["authorization", "cookie", "proxy-authorization"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        headers.extend(target_headers.into_iter().map(|h| h.to_ascii_lowercase()));
+        Redactions {
+            headers,
+            values: secrets.into_iter().filter(|s| !s.is_empty()).collect(),
+        }
+    }
+
+    fn scrub(&self, text: String) -> String {
+        self.values
+            .iter()
+            .fold(text, |t, v| t.replace(v.as_str(), "[redacted]"))
+    }
+}
+
+fn body_text(b: &[u8]) -> String {
+    match std::str::from_utf8(b) {
+        Ok(s) => s.to_string(),
+        Err(_) => format!("<{} bytes, not UTF-8: hex {}>", b.len(), hex::encode(b)),
+    }
+}
+
+fn path_of(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) => u.path().to_string(),
+        Err(_) => url.to_string(),
+    }
+}
+
+/// The evidence of one drill run as text.
+pub fn render(d: &DrillRecord, red: &Redactions) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# luota evidence");
+    let _ = writeln!(out, "drill: {} ({})", d.name, d.path);
+    let _ = writeln!(out, "run_uid: {}", d.run_uid);
+    let _ = writeln!(out, "verdict: {}", d.verdict.word());
+    for e in &d.events {
+        let _ = writeln!(out, "event: {} {} ({})", e.name, e.id, e.event_type);
+    }
+    let _ = writeln!(
+        out,
+        "entries: {} (requests in the order sent; times are unix milliseconds)",
+        d.evidence.len()
+    );
+    for (n, e) in d.evidence.iter().enumerate() {
+        let kind = match e.kind {
+            EntryKind::Delivery => "delivery",
+            EntryKind::Read => "app call",
+        };
+        let _ = writeln!(
+            out,
+            "\n## {} {kind} at {} ({})",
+            n + 1,
+            e.at_ms,
+            crate::safety::redact_url(&e.url)
+        );
+        let _ = writeln!(out, "> {} {} HTTP/1.1", e.method, path_of(&e.url));
+        for (k, v) in &e.headers {
+            let v = if red.headers.contains(&k.to_ascii_lowercase()) {
+                "[redacted]"
+            } else {
+                v.as_str()
+            };
+            let _ = writeln!(out, "> {k}: {v}");
+        }
+        let _ = writeln!(out, ">");
+        if !e.body.is_empty() {
+            let _ = writeln!(out, "{}", body_text(&e.body));
+        }
+        let _ = writeln!(
+            out,
+            "< answered after {:.1}ms",
+            e.elapsed.as_secs_f64() * 1000.0
+        );
+        match (e.status, &e.error) {
+            (Some(s), _) => {
+                let _ = writeln!(out, "< HTTP {s}");
+            }
+            (None, Some(err)) => {
+                let _ = writeln!(out, "< no answer: {err}");
+            }
+            _ => {}
+        }
+        if let Some(b) = &e.response {
+            if !b.is_empty() {
+                let _ = writeln!(out, "{}", body_text(b));
+            }
+        }
+    }
+    red.scrub(out)
+}
+
+/// The file name for a drill run's evidence.
+pub fn file_name(d: &DrillRecord) -> String {
+    let stem = std::path::Path::new(&d.path)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("drill");
+    let uid = d.run_uid.split(',').next().unwrap_or_default();
+    if uid.is_empty() {
+        format!("{stem}.txt")
+    } else {
+        format!("{stem}.{uid}.txt")
+    }
+}
