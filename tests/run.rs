@@ -344,3 +344,17 @@ fn terminal_report_of_a_caught_fault() {
     settings.add_filter(r"after \d+ polls?", "after [n] polls");
     settings.bind(|| insta::assert_snapshot!(ran.stdout));
 }
+
+#[test]
+fn a_control_drill_without_checks_is_rejected_not_passed() {
+    // Regression: a control drill with no checks passed and claimed its
+    // checks had caught the broken outcome.
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "c.yaml", "drill: c\ncontrol: true\nevents:\n  e: { type: invoice.paid }\ndeliver:\n  - send: e\nexpect:\n  within: 1s\n");
+    Test::new()
+        .args(["validate", &f])
+        .status(2)
+        .stderr_has("c.yaml:2:10")
+        .stderr_has("a control drill needs checks")
+        .run();
+}
