@@ -79,6 +79,9 @@ pub struct TargetConfig {
     /// `production` makes luota refuse to send.
     #[serde(default)]
     pub environment: Option<String>,
+    /// Allow plain `http://` to this target's non-loopback hosts (default: refused).
+    #[serde(default)]
+    pub allow_plain_http: bool,
 }
 
 /// Run defaults.

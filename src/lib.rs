@@ -12,6 +12,7 @@ pub mod config;
 pub mod deliver;
 pub mod demo;
 pub mod drill;
+pub mod dry_run;
 pub mod exit;
 pub mod judge;
 pub mod plan;

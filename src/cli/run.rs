@@ -32,6 +32,10 @@ pub struct RunArgs {
     /// How many drills run at once (each isolated by its own run.uid).
     #[arg(long, short, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: u16,
+    /// Render and sign every drill, and print what would be sent; send nothing
+    /// (no webhook, no setup call, no check). Exit 0 when everything rendered.
+    #[arg(long)]
+    pub dry_run: bool,
     #[command(flatten)]
     pub config: ConfigArg,
 }
@@ -183,6 +187,14 @@ pub async fn run(args: RunArgs) -> i32 {
             return exit::NOT_CARRIED_OUT;
         }
     };
+    if args.dry_run {
+        let (text, code) = crate::dry_run::dry_run(&cx, &inputs);
+        print!("{text}");
+        if let Ok(cx) = Arc::try_unwrap(cx) {
+            cx.target.shutdown().await;
+        }
+        return code;
+    }
     println!(
         "luota {} · target `{}` · {} drill files",
         env!("CARGO_PKG_VERSION"),
@@ -234,7 +246,10 @@ fn write_reports(args: &RunArgs, run: &RunRecord, code: i32) -> i32 {
     let mut code = code;
     if let Some(path) = &args.report_json {
         if let Err(e) = report::write_atomic(path, report::json::render(run).as_bytes()) {
-            eprintln!("error: cannot write the JSON report to {}: {e}", path.display());
+            eprintln!(
+                "error: cannot write the JSON report to {}: {e}",
+                path.display()
+            );
             code = exit::combine([code, exit::NOT_CARRIED_OUT]);
         }
     }
