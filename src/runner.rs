@@ -547,6 +547,7 @@ fn delivery_record(l: &Line, copy: u32, attempt: u32, ok: bool, sent: Sent) -> D
         written_at_us: sent.written_at.map(|d| d.as_micros() as u64),
         error: sent.error,
         response_excerpt: sent.response.as_deref().and_then(excerpt),
+        response_truncated: sent.truncated,
     }
 }
 
@@ -570,6 +571,7 @@ fn call_record(line: usize, copy: u32, call: &HttpRequest, sent: Sent) -> Delive
         written_at_us: sent.written_at.map(|d| d.as_micros() as u64),
         error: sent.error,
         response_excerpt: sent.response.as_deref().and_then(excerpt),
+        response_truncated: sent.truncated,
     }
 }
 
