@@ -112,9 +112,16 @@ fn mode_accept_and_never_answer_is_a_timeout() {
     let d = &o.hostile_deliveries()[0];
     assert_eq!(d["outcome"], "timed-out", "{d:#}");
     assert_eq!(d["ok"], false);
-    assert!(d["error"].as_str().unwrap().contains("no answer within 1.0s"));
+    assert!(d["error"]
+        .as_str()
+        .unwrap()
+        .contains("no answer within 1.0s"));
     assert_eq!(o.drill(0)["verdict"], "failed");
-    assert!(o.ran.stdout.contains("no answer within 1.0s"), "{}", o.ran.stdout);
+    assert!(
+        o.ran.stdout.contains("no answer within 1.0s"),
+        "{}",
+        o.ran.stdout
+    );
 }
 
 #[test]
@@ -132,7 +139,10 @@ fn mode_slow_body_after_the_status_is_a_timeout_not_a_success() {
     assert_eq!(d["outcome"], "timed-out", "{d:#}");
     assert_eq!(d["status"], 200);
     assert_eq!(d["ok"], false);
-    assert!(d["error"].as_str().unwrap().contains("body did not finish"), "{d:#}");
+    assert!(
+        d["error"].as_str().unwrap().contains("body did not finish"),
+        "{d:#}"
+    );
     assert_eq!(o.drill(0)["verdict"], "failed");
 }
 
@@ -142,7 +152,10 @@ fn mode_connection_reset_is_a_broken_exchange() {
     let d = &o.hostile_deliveries()[0];
     assert_eq!(d["outcome"], "broken", "{d:#}");
     assert_eq!(d["ok"], false);
-    assert!(d["error"].as_str().unwrap().contains("the exchange broke"), "{d:#}");
+    assert!(
+        d["error"].as_str().unwrap().contains("the exchange broke"),
+        "{d:#}"
+    );
     assert_eq!(o.drill(0)["verdict"], "failed");
 }
 
@@ -168,7 +181,11 @@ fn mode_redirect_is_a_failed_delivery_and_is_not_followed() {
         "the redirect was followed: {:?}",
         o.server.paths()
     );
-    assert!(o.ran.stdout.contains("answered 302, expected 2xx"), "{}", o.ran.stdout);
+    assert!(
+        o.ran.stdout.contains("answered 302, expected 2xx"),
+        "{}",
+        o.ran.stdout
+    );
 }
 
 #[test]

@@ -95,7 +95,10 @@ fn interrupted_run(signal: &str) {
     let mut seen = String::new();
     loop {
         let mut line = String::new();
-        assert!(out.read_line(&mut line).unwrap() > 0, "stdout ended early: {seen}");
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "stdout ended early: {seen}"
+        );
         seen.push_str(&line);
         if line.contains("PASS") && line.contains("finishes first") {
             break;
@@ -103,7 +106,10 @@ fn interrupted_run(signal: &str) {
     }
     let start = Instant::now();
     while server.connections() < 2 {
-        assert!(start.elapsed() < Duration::from_secs(30), "slow drill never sent");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "slow drill never sent"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     let killed = Command::new("kill")
@@ -176,7 +182,10 @@ fn a_report_is_replaced_whole_and_leaves_no_temp_file() {
         }
     }
     assert_eq!(child.wait().unwrap().code(), Some(0));
-    assert!(reads_old > 0 && reads_new > 0, "{reads_old} old, {reads_new} new");
+    assert!(
+        reads_old > 0 && reads_new > 0,
+        "{reads_old} old, {reads_new} new"
+    );
     no_temp_files(dir.path());
 }
 

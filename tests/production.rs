@@ -73,7 +73,9 @@ fn rule_setup_call_host_not_allowed_is_refused_before_anything_is_sent() {
     let d = write(
         dir.path(),
         "d.yaml",
-        &format!("{SIMPLE}setup:\n  - http: POST https://api.example.com/users\n    json: {{ a: 1 }}\n"),
+        &format!(
+            "{SIMPLE}setup:\n  - http: POST https://api.example.com/users\n    json: {{ a: 1 }}\n"
+        ),
     );
     let out = both(&run(dir.path(), &cfg, &d, SECRET, 3));
     assert!(out.contains("host `api.example.com`"), "{out}");
@@ -201,7 +203,9 @@ fn rule_live_key_reaching_a_header_through_env_is_refused() {
     let out = both(&ran);
     assert!(out.contains("the header `Authorization`"), "{out}");
     assert!(!out.contains("token_do_not_print"), "{out}");
-    assert!(!std::fs::read_to_string(&json).unwrap().contains("token_do_not_print"));
+    assert!(!std::fs::read_to_string(&json)
+        .unwrap()
+        .contains("token_do_not_print"));
     assert_eq!(server.connections(), 0);
 }
 
@@ -210,7 +214,12 @@ fn rule_plain_http_to_a_non_loopback_host_is_refused_unless_allowed() {
     let dir = tempfile::tempdir().unwrap();
     let d = write(dir.path(), "d.yaml", SIMPLE);
     let allowed = "safety:\n  allowed_hosts: [staging.example.test]\n";
-    let cfg = config(dir.path(), "http://staging.example.test/webhook", "", allowed);
+    let cfg = config(
+        dir.path(),
+        "http://staging.example.test/webhook",
+        "",
+        allowed,
+    );
     let out = both(&run(dir.path(), &cfg, &d, SECRET, 3));
     assert!(out.contains("plain http"), "{out}");
     assert!(out.contains("allow_plain_http: true"), "says how: {out}");

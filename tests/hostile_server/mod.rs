@@ -174,7 +174,9 @@ fn serve(
             );
         }
         Mode::EndlessBody => {
-            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n");
+            let _ = s.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n",
+            );
             let block = [b'x'; 8192];
             let mut sent = 0usize;
             // Until the client hangs up (bounded at 1 GiB so a broken client
