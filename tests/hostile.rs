@@ -96,6 +96,29 @@ fn drill_against(mode: Mode, hostile: usize, first_deliver: &str, code: i32) -> 
         .run();
     let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert!(!ran.stdout.contains(SECRET) && !ran.stderr.contains(SECRET));
+    // The figures ci/safety-report.sh collects (informational; asserted below).
+    let plan = if first_deliver.contains("together") {
+        "together"
+    } else {
+        "single"
+    };
+    let steps = report["drills"][0]["steps"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for d in steps
+        .iter()
+        .flat_map(|s| s["deliveries"].as_array().cloned().unwrap_or_default())
+    {
+        println!(
+            "SAFETY-FIGURES hostile mode={mode:?} plan={plan} outcome={} status={} latency_ms={:.0} bound_ms={BOUND_MS:.0} truncated={} next_drill={}",
+            d["outcome"].as_str().unwrap_or("?"),
+            d["status"],
+            d["latency_ms"].as_f64().unwrap_or(f64::NAN),
+            d["response_truncated"],
+            report["drills"][1]["verdict"].as_str().unwrap_or("?"),
+        );
+    }
     Outcome {
         ran,
         report,
