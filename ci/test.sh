@@ -15,6 +15,8 @@
 #   LUOTA_TEST_PG_URL set already  -> use that server, start none
 #   LUOTA_CI_PG_PORT               -> first port to try (default 54329)
 #   LUOTA_CI_KEEP=1                -> keep the temp dir (server logs) after exit
+#   LUOTA_CI_FUZZ_SECS=N           -> after the tests, fuzz the drill loader for N s
+#                                     (fuzz/run.sh; off by default: nightly-feature build)
 #   LUOTA_CI_MARIADB=0             -> do not install/start MariaDB on 127.0.0.1
 #                                     (LUOTA_CI_MARIADB_PORT, default 33069) and
 #                                     export LUOTA_TEST_MARIADB_URL
@@ -233,4 +235,16 @@ cargo test --all-targets "$@"
 status=$?
 set -e
 log "cargo test exited $status"
+
+# A short bounded fuzz of the drill loader, only when asked: it needs a
+# nightly-feature build (RUSTC_BOOTSTRAP=1) of the whole tree with
+# sanitizers, in fuzz/target. LUOTA_CI_FUZZ_SECS=30 bash ci/test.sh
+if [ "$status" = 0 ] && [ -n "${LUOTA_CI_FUZZ_SECS:-}" ]; then
+  log "fuzz: drill loader for ${LUOTA_CI_FUZZ_SECS}s"
+  set +e
+  timeout $((LUOTA_CI_FUZZ_SECS + 1800)) bash fuzz/run.sh "$LUOTA_CI_FUZZ_SECS"
+  status=$?
+  set -e
+  log "fuzz exited $status"
+fi
 exit "$status"

@@ -82,6 +82,9 @@ pub struct TargetConfig {
     /// How to read the deploy SHA under test, once at run start.
     #[serde(default)]
     pub deploy_sha: Option<DeploySha>,
+    /// Allow plain `http://` to this target's non-loopback hosts (default: refused).
+    #[serde(default)]
+    pub allow_plain_http: bool,
 }
 
 /// Where the deploy SHA comes from: `{env: NAME}` or `{url: URL, json: JSONPATH}`.

@@ -13,6 +13,7 @@ pub mod deliver;
 pub mod demo;
 pub mod deploy;
 pub mod drill;
+pub mod dry_run;
 pub mod exit;
 pub mod judge;
 pub mod plan;

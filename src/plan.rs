@@ -329,7 +329,10 @@ impl Planner<'_> {
         let mut out = IndexMap::new();
         for (i, (name, spec)) in drill.events.iter().enumerate() {
             let ev = self.event(i, name, spec, created[name])?;
-            if ev.value.get("livemode") == Some(&Value::Bool(true)) {
+            // `livemode` on the envelope (payload:) or on data.object (set:).
+            let live = Some(&Value::Bool(true));
+            if ev.value.get("livemode") == live || ev.value.pointer("/data/object/livemode") == live
+            {
                 return Err(PlanError::Refused(Refusal::Livemode {
                     event: name.clone(),
                 }));

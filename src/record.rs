@@ -196,6 +196,10 @@ pub struct DeliveryRecord {
     pub error: Option<String>,
     /// The first bytes of the response body (capped).
     pub response_excerpt: Option<String>,
+    /// The response body was longer than the cap (`deliver::RESPONSE_CAP`
+    /// bytes); only that much was read, the rest was dropped unread.
+    #[serde(default)]
+    pub response_truncated: bool,
 }
 
 /// One outcome check's result.

@@ -338,24 +338,16 @@ fn worst(a: Verdict, b: Verdict) -> Verdict {
     }
 }
 
-async fn run_once(cx: &RunContext, d: &LoadedDrill, reversed: bool) -> DrillRecord {
-    let started = Instant::now();
-    let uid = new_uid();
-    let path = d.path.display().to_string();
-    let mut rec = empty_record(cx, &path, &d.drill.drill, uid.clone());
-    rec.owner = d.drill.owner.clone();
-    rec.runbook = d.drill.runbook.clone();
-    rec.tags = d.drill.tags.clone();
-    rec.control = d.drill.control;
-
+/// Render one drill into its plan for run `uid` (templates, events, calls).
+pub fn plan_drill(cx: &RunContext, d: &LoadedDrill, uid: &str) -> Result<Plan, PlanError> {
     let vars = TargetVars {
         name: cx.target.name.clone(),
         app: cx.target.app.clone(),
         webhook: cx.target.webhook.clone(),
     };
-    let mut renderer = Renderer::new(&uid, &vars, cx.target.secret_env_names.clone());
+    let mut renderer = Renderer::new(uid, &vars, cx.target.secret_env_names.clone());
     let pcx = PlanContext {
-        run_uid: uid,
+        run_uid: uid.to_string(),
         now: unix_now(),
         api_version: cx
             .config
@@ -367,7 +359,20 @@ async fn run_once(cx: &RunContext, d: &LoadedDrill, reversed: bool) -> DrillReco
         settle: cx.config.defaults.settle,
         target_headers: cx.target.headers.clone(),
     };
-    let plan = match plan::plan(d, &pcx, &mut renderer) {
+    plan::plan(d, &pcx, &mut renderer)
+}
+
+async fn run_once(cx: &RunContext, d: &LoadedDrill, reversed: bool) -> DrillRecord {
+    let started = Instant::now();
+    let uid = new_uid();
+    let path = d.path.display().to_string();
+    let mut rec = empty_record(cx, &path, &d.drill.drill, uid.clone());
+    rec.owner = d.drill.owner.clone();
+    rec.runbook = d.drill.runbook.clone();
+    rec.tags = d.drill.tags.clone();
+    rec.control = d.drill.control;
+
+    let plan = match plan_drill(cx, d, &uid) {
         Ok(p) if reversed => p.reversed(),
         Ok(p) => p,
         Err(PlanError::Invalid(diag)) => {
@@ -443,13 +448,21 @@ async fn run_once(cx: &RunContext, d: &LoadedDrill, reversed: bool) -> DrillReco
     rec
 }
 
-/// Every URL the drill will touch must pass the safety rails.
-fn refuse_unsafe(cx: &RunContext, plan: &Plan) -> Result<(), String> {
+/// Every request the drill will make must pass the safety rails (see
+/// [`crate::safety`]): allowed host, no plain http unless the target allows
+/// it, no live key in a rendered header.
+pub fn refuse_unsafe(cx: &RunContext, plan: &Plan) -> Result<(), String> {
     let allowed = &cx.target.allowed_hosts;
-    let mut urls: Vec<&str> = vec![cx.target.webhook.as_str()];
-    urls.extend(plan.setup.iter().map(|r| r.url.as_str()));
+    let plain_ok = cx.target.allow_plain_http;
+    let mut calls: Vec<&HttpRequest> = plan.setup.iter().collect();
     for s in &plan.steps {
-        urls.extend(s.setup.iter().map(|r| r.url.as_str()));
+        calls.extend(&s.setup);
+        for d in &s.deliveries {
+            calls.extend(d.members.iter().filter_map(|m| match m {
+                PlannedMember::Call(c) => Some(c),
+                _ => None,
+            }));
+        }
         let probes = s.expect.stable.iter().chain(&s.expect.unchanged);
         let sources = s
             .expect
@@ -457,13 +470,22 @@ fn refuse_unsafe(cx: &RunContext, plan: &Plan) -> Result<(), String> {
             .iter()
             .map(|c| &c.source)
             .chain(probes.map(|p| &p.source));
-        urls.extend(sources.filter_map(|src| match src {
-            plan::Source::Http(r) => Some(r.url.as_str()),
+        calls.extend(sources.filter_map(|src| match src {
+            plan::Source::Http(r) => Some(r),
             _ => None,
         }));
     }
-    for u in urls {
-        safety::check_url(u, allowed).map_err(|e| e.to_string())?;
+    let check = |u: &str| {
+        safety::check_url(u, allowed)?;
+        safety::check_plain_http(u, plain_ok)
+    };
+    check(&cx.target.webhook).map_err(|e| e.to_string())?;
+    for c in calls {
+        check(&c.url).map_err(|e| e.to_string())?;
+        for (k, v) in &c.headers {
+            safety::check_not_live(&format!("the header `{k}` of {}", c.label()), v)
+                .map_err(|e| e.to_string())?;
+        }
     }
     Ok(())
 }
@@ -545,6 +567,7 @@ fn delivery_record(l: &Line, copy: u32, attempt: u32, ok: bool, sent: Sent) -> D
         written_at_us: sent.written_at.map(|d| d.as_micros() as u64),
         error: sent.error,
         response_excerpt: sent.response.as_deref().and_then(excerpt),
+        response_truncated: sent.truncated,
     }
 }
 
@@ -568,6 +591,7 @@ fn call_record(line: usize, copy: u32, call: &HttpRequest, sent: Sent) -> Delive
         written_at_us: sent.written_at.map(|d| d.as_micros() as u64),
         error: sent.error,
         response_excerpt: sent.response.as_deref().and_then(excerpt),
+        response_truncated: sent.truncated,
     }
 }
 

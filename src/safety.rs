@@ -4,6 +4,18 @@
 //! `safety.allowed_hosts`; a target marked `environment: production` and an
 //! event carrying `livemode: true` are refused. A `whsec_` secret carries no
 //! live/test marker, so the host rule is the guard.
+//!
+//! The rules, each with its own test in `tests/production.rs`:
+//!
+//! | rule | checked | where |
+//! |---|---|---|
+//! | host not in `safety.allowed_hosts` (loopback always allowed) | webhook, `app`, every setup call and HTTP check URL | [`check_url`] at target resolution and before each drill |
+//! | `environment: production` | the target | target resolution |
+//! | `livemode: true` | the event envelope and `data.object` (via `set:` or `payload:`) | planning |
+//! | a live key (`sk_live_`, `rk_live_`) | the secret env values, configured header values (raw and rendered) | target resolution and before each drill |
+//! | plain `http://` to a non-loopback host | webhook, `app`, setup and check URLs | unless the target says `allow_plain_http: true` |
+//!
+//! A refusal is exit 3 (not carried out), names the rule, and says how to proceed.
 
 use std::net::IpAddr;
 
@@ -14,10 +26,48 @@ pub enum Refusal {
     HostNotAllowed { host: String, url: String },
     #[error("refused: `{url}` is not an http(s) URL")]
     BadUrl { url: String },
-    #[error("refused: target `{target}` is marked `environment: production`; luota only runs against staging")]
+    #[error("refused: target `{target}` is marked `environment: production`; luota only runs against staging — pick a staging target with `--target NAME`")]
     Production { target: String },
-    #[error("refused: event `{event}` says `livemode: true`; drills only send test-mode events")]
+    #[error("refused: event `{event}` says `livemode: true`; drills only send test-mode events — remove `livemode: true` from the event's `set:`/`payload:`")]
     Livemode { event: String },
+    #[error("refused: {place} looks like a live Stripe key (`sk_live_`/`rk_live_`); luota only runs with test-mode credentials — configure the staging (test-mode) key instead")]
+    LiveKey { place: String },
+    #[error("refused: `{url}` is plain http to a non-loopback host; use https, or set `allow_plain_http: true` on the target if this staging host really has no TLS")]
+    PlainHttp { url: String },
+}
+
+/// Prefixes of live-mode Stripe keys.
+pub const LIVE_KEY_MARKERS: [&str; 2] = ["sk_live_", "rk_live_"];
+
+/// True when `value` contains a live-mode Stripe key anywhere.
+pub fn has_live_key(value: &str) -> bool {
+    LIVE_KEY_MARKERS.iter().any(|m| value.contains(m))
+}
+
+/// Refuse `value` (named by `place`, never quoted) if it holds a live key.
+pub fn check_not_live(place: &str, value: &str) -> Result<(), Refusal> {
+    if has_live_key(value) {
+        Err(Refusal::LiveKey {
+            place: place.to_string(),
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// Refuse plain `http://` to a non-loopback host unless `allow_plain_http`.
+pub fn check_plain_http(url: &str, allow_plain_http: bool) -> Result<(), Refusal> {
+    if allow_plain_http {
+        return Ok(());
+    }
+    match reqwest::Url::parse(url) {
+        Ok(u) if u.scheme() == "http" && !is_loopback(u.host_str().unwrap_or_default()) => {
+            Err(Refusal::PlainHttp {
+                url: redact_url(url),
+            })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// True for 127.0.0.0/8, ::1 and `localhost`.
@@ -102,6 +152,24 @@ mod tests {
         )
         .is_err());
         assert!(check_url("file:///etc/passwd", &[]).is_err());
+    }
+
+    #[test]
+    fn live_keys_are_found_anywhere_in_a_value() {
+        assert!(has_live_key("Bearer sk_live_abc"));
+        assert!(has_live_key("rk_live_x"));
+        assert!(!has_live_key("Bearer sk_test_abc"));
+        let e = check_not_live("header `Authorization`", "sk_live_zzz").unwrap_err();
+        assert!(!e.to_string().contains("zzz"), "{e}");
+    }
+
+    #[test]
+    fn plain_http_needs_loopback_or_the_flag() {
+        assert!(check_plain_http("http://127.0.0.1:9/w", false).is_ok());
+        assert!(check_plain_http("https://staging.example.test/w", false).is_ok());
+        let e = check_plain_http("http://staging.example.test/w", false).unwrap_err();
+        assert!(e.to_string().contains("allow_plain_http"), "{e}");
+        assert!(check_plain_http("http://staging.example.test/w", true).is_ok());
     }
 
     #[test]

@@ -44,8 +44,6 @@ pub enum TargetError {
     MissingSecret { target: String, var: String },
     #[error("target `{target}`: {refusal}")]
     Refused { target: String, refusal: Refusal },
-    #[error("target `{target}`: `{field}` is plain http to a non-loopback host; use https")]
-    PlainHttp { target: String, field: &'static str },
     #[error("could not start the demo app: {0}")]
     Demo(String),
     #[error("--demo-fault only applies to the `demo` target, not `{0}`")]
@@ -75,6 +73,8 @@ pub struct Target {
     /// Header templates for setup calls and checks.
     pub headers: IndexMap<String, String>,
     pub allowed_hosts: Vec<String>,
+    /// The target allows plain `http://` to non-loopback hosts.
+    pub allow_plain_http: bool,
     /// Names of env vars templates must never read.
     pub secret_env_names: Vec<String>,
     /// The in-process demo app, when the target is `demo`.
@@ -136,14 +136,16 @@ impl Target {
             }));
         }
         let app = t.app.clone().unwrap_or_else(|| origin_of(&t.webhook));
-        for (field, url) in [("webhook", &t.webhook), ("app", &app)] {
+        for url in [&t.webhook, &app] {
             safety::check_url(url, &config.safety.allowed_hosts).map_err(refuse)?;
-            if url.starts_with("http://") && !safety::is_loopback(&host_of(url)) {
-                return Err(TargetError::PlainHttp {
-                    target: name.to_string(),
-                    field,
-                });
-            }
+            safety::check_plain_http(url, t.allow_plain_http).map_err(refuse)?;
+        }
+        // A live key pasted anywhere in the target's config (a header, a URL).
+        for (k, v) in &t.headers {
+            safety::check_not_live(&format!("the configured header `{k}`"), v).map_err(refuse)?;
+        }
+        for (field, v) in [("webhook", &t.webhook), ("app", &app)] {
+            safety::check_not_live(&format!("the target's `{field}` URL"), v).map_err(refuse)?;
         }
         let read = |var: &str| {
             std::env::var(var)
@@ -169,6 +171,17 @@ impl Target {
             })?),
             None => None,
         };
+        // A live key in the secret variables: a whsec_ has no live marker, but
+        // a pasted API key does.
+        for (var, value) in std::iter::once((&t.secret_env, Some(&secret)))
+            .chain(t.secondary_secret_env.iter().zip([secondary.as_ref()]))
+            .chain(t.database_env.iter().zip([database.as_ref()]))
+        {
+            if let Some(v) = value {
+                safety::check_not_live(&format!("the value of `{var}`"), v.expose())
+                    .map_err(refuse)?;
+            }
+        }
         let mut secret_env_names = vec![t.secret_env.clone()];
         secret_env_names.extend(t.secondary_secret_env.clone());
         secret_env_names.extend(t.database_env.clone());
@@ -181,6 +194,7 @@ impl Target {
             database,
             headers: t.headers.clone(),
             allowed_hosts: config.safety.allowed_hosts.clone(),
+            allow_plain_http: t.allow_plain_http,
             secret_env_names,
             demo: None,
         })
@@ -210,6 +224,7 @@ impl Target {
             database: Some(Secret::new(server.database_url.clone())),
             headers: IndexMap::new(),
             allowed_hosts: Vec::new(),
+            allow_plain_http: false,
             secret_env_names: Vec::new(),
             demo: Some(server),
         })
@@ -221,13 +236,6 @@ impl Target {
             d.shutdown().await;
         }
     }
-}
-
-fn host_of(url: &str) -> String {
-    reqwest::Url::parse(url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_string))
-        .unwrap_or_default()
 }
 
 fn origin_of(url: &str) -> String {

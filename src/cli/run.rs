@@ -32,6 +32,10 @@ pub struct RunArgs {
     /// How many drills run at once (each isolated by its own run.uid).
     #[arg(long, short, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: u16,
+    /// Render and sign every drill, and print what would be sent; send nothing
+    /// (no webhook, no setup call, no check). Exit 0 when everything rendered.
+    #[arg(long)]
+    pub dry_run: bool,
     #[command(flatten)]
     pub reports: super::reports::ReportArgs,
     #[command(flatten)]
@@ -204,6 +208,14 @@ pub async fn run(args: RunArgs) -> i32 {
             return exit::NOT_CARRIED_OUT;
         }
     };
+    if args.dry_run {
+        let (text, code) = crate::dry_run::dry_run(&cx, &inputs);
+        print!("{text}");
+        if let Ok(cx) = Arc::try_unwrap(cx) {
+            cx.target.shutdown().await;
+        }
+        return code;
+    }
     println!(
         "luota {} · target `{}` · {}",
         env!("CARGO_PKG_VERSION"),

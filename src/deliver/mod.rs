@@ -36,6 +36,8 @@ pub struct Sent {
     pub written_at: Option<Duration>,
     pub error: Option<String>,
     pub response: Option<Bytes>,
+    /// The response body hit [`RESPONSE_CAP`]; the rest was not read.
+    pub truncated: bool,
 }
 
 /// A request ready to go: the bytes and the signature header.
@@ -123,13 +125,30 @@ impl Sender {
             written_at: None,
             error: None,
             response: None,
+            truncated: false,
         };
         match result {
             Ok(resp) => {
                 sent.status = Some(resp.status().as_u16());
-                match read_capped(resp, timeout.saturating_sub(start.elapsed())).await {
-                    Ok(b) => sent.response = Some(b),
-                    Err(e) => sent.error = Some(e),
+                match read_body(resp, timeout.saturating_sub(start.elapsed())).await {
+                    Ok((b, truncated)) => {
+                        sent.response = Some(b);
+                        sent.truncated = truncated;
+                    }
+                    // A body that does not finish in time is a timeout, as
+                    // Stripe counts it: the status line alone is no answer.
+                    Err(BodyError::TimedOut) => {
+                        sent.outcome = DeliveryOutcome::TimedOut;
+                        sent.error = Some(format!(
+                            "no complete answer within {} (status {} came, the body did not finish)",
+                            crate::report::human_duration(timeout),
+                            sent.status.unwrap_or_default()
+                        ));
+                    }
+                    Err(BodyError::Broken(e)) => {
+                        sent.outcome = DeliveryOutcome::Broken;
+                        sent.error = Some(e);
+                    }
                 }
             }
             Err(e) => {
@@ -169,27 +188,57 @@ impl Sender {
     }
 }
 
+/// Why a response body could not be read.
+#[derive(Debug)]
+pub enum BodyError {
+    /// The body did not finish within the budget (a slow or stalled body).
+    TimedOut,
+    /// The connection broke while reading.
+    Broken(String),
+}
+
 /// Read a response body up to [`RESPONSE_CAP`] bytes within `budget`.
-pub async fn read_capped(mut resp: reqwest::Response, budget: Duration) -> Result<Bytes, String> {
+pub async fn read_capped(resp: reqwest::Response, budget: Duration) -> Result<Bytes, String> {
+    match read_body(resp, budget).await {
+        Ok((b, _)) => Ok(b),
+        Err(BodyError::TimedOut) => {
+            Err("the response body did not finish within the timeout".into())
+        }
+        Err(BodyError::Broken(e)) => Err(e),
+    }
+}
+
+/// Read a response body up to [`RESPONSE_CAP`] bytes within `budget`; the
+/// flag says whether the cap cut it (the rest is never read, so an endless
+/// body costs at most the cap in memory and stops at once).
+pub async fn read_body(
+    mut resp: reqwest::Response,
+    budget: Duration,
+) -> Result<(Bytes, bool), BodyError> {
     let mut buf = Vec::new();
+    let mut truncated = false;
     let read = async {
-        while let Some(chunk) = resp
-            .chunk()
-            .await
-            .map_err(|e| format!("reading the response failed: {e}"))?
-        {
+        while let Some(chunk) = resp.chunk().await.map_err(|e| {
+            // The request's own timeout covers the body too.
+            if e.is_timeout() {
+                BodyError::TimedOut
+            } else {
+                BodyError::Broken(format!("reading the response failed: {}", root_cause(&e)))
+            }
+        })? {
             let room = RESPONSE_CAP.saturating_sub(buf.len());
             buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
-            if buf.len() >= RESPONSE_CAP {
+            if chunk.len() > room {
+                truncated = true;
                 break;
             }
         }
-        Ok::<(), String>(())
+        Ok::<(), BodyError>(())
     };
     match tokio::time::timeout(budget.max(Duration::from_millis(1)), read).await {
-        Ok(Ok(())) => Ok(Bytes::from(buf)),
+        Ok(Ok(())) => Ok((Bytes::from(buf), truncated)),
         Ok(Err(e)) => Err(e),
-        Err(_) => Err("the response body did not finish within the timeout".into()),
+        Err(_) => Err(BodyError::TimedOut),
     }
 }
 

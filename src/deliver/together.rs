@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -71,6 +71,7 @@ fn failed(req: &GroupRequest, outcome: DeliveryOutcome, error: String) -> Sent {
         written_at: None,
         error: Some(error),
         response: None,
+        truncated: false,
     }
 }
 
@@ -159,12 +160,23 @@ pub async fn send_together(requests: Vec<GroupRequest>, timeout: Duration) -> Gr
                 let answer = tokio::time::timeout(timeout, async move {
                     let resp = fut.await.map_err(|e| super::root_cause(&e))?;
                     let status = resp.status().as_u16();
-                    let body = Limited::new(resp.into_body(), RESPONSE_CAP)
-                        .collect()
-                        .await
-                        .map(|c| c.to_bytes())
-                        .unwrap_or_else(|_| Bytes::from_static(b"<response larger than the cap>"));
-                    Ok::<_, String>((status, body))
+                    // Read frames up to the cap, then stop: an endless body
+                    // costs at most the cap and is reported as truncated.
+                    let mut body = resp.into_body();
+                    let mut buf = Vec::new();
+                    let mut truncated = false;
+                    while let Some(frame) = body.frame().await {
+                        let frame = frame.map_err(|e| super::root_cause(&e))?;
+                        if let Ok(data) = frame.into_data() {
+                            let room = RESPONSE_CAP.saturating_sub(buf.len());
+                            buf.extend_from_slice(&data[..data.len().min(room)]);
+                            if data.len() > room {
+                                truncated = true;
+                                break;
+                            }
+                        }
+                    }
+                    Ok::<_, String>((status, Bytes::from(buf), truncated))
                 })
                 .await;
                 (start, start.elapsed(), answer)
@@ -196,11 +208,13 @@ pub async fn send_together(requests: Vec<GroupRequest>, timeout: Duration) -> Gr
             written_at: Some(start.saturating_duration_since(release)),
             error: None,
             response: None,
+            truncated: false,
         };
         match answer {
-            Ok(Ok((status, body))) => {
+            Ok(Ok((status, body, truncated))) => {
                 sent.status = Some(status);
                 sent.response = Some(body);
+                sent.truncated = truncated;
             }
             Ok(Err(e)) => {
                 sent.outcome = DeliveryOutcome::Broken;

@@ -34,6 +34,17 @@ pub fn human_duration(d: Duration) -> String {
 }
 
 /// Write `bytes` to `path` atomically: a temp file beside it, then rename.
+///
+/// Why a report is never half-written, even under SIGKILL or a crash: the
+/// bytes go to `.NAME.PID.tmp` in the *same directory* (so the rename never
+/// crosses a file system), are flushed with `fsync`, and only then renamed
+/// over `path`. `rename(2)` replaces the directory entry in one step: a
+/// reader (CI parsing JUnit) sees the old file or the new one, never a mix.
+/// A kill before the rename leaves the old report (or none) plus at most a
+/// stray `.tmp` that no CI glob for `*.json`/`*.xml` matches; a kill after
+/// it leaves the complete new report. The `fsync` makes the same hold after
+/// a power loss. `$GITHUB_STEP_SUMMARY` is the one file appended to instead.
+/// Tested in `tests/interrupt.rs`.
 pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path
         .parent()
@@ -45,7 +56,16 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()>
         .and_then(|n| n.to_str())
         .unwrap_or("report");
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
+    let written = (|| {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
     std::fs::rename(&tmp, path).inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);
     })

@@ -133,8 +133,13 @@ pub fn drill_detail(d: &DrillRecord) -> String {
             if let Some(body) = &first.response_excerpt {
                 let _ = writeln!(
                     out,
-                    "          response: {}",
-                    body.lines().next().unwrap_or_default()
+                    "          response: {}{}",
+                    body.lines().next().unwrap_or_default(),
+                    if first.response_truncated {
+                        " (body cut at the response cap)"
+                    } else {
+                        ""
+                    }
                 );
             }
         }
