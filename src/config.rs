@@ -34,6 +34,50 @@ pub struct Config {
     pub defaults: Defaults,
     #[serde(default)]
     pub safety: Safety,
+    /// The app's access policy, for checks that compare with it (`{policy: access, ...}`).
+    /// A target's own `policy` replaces this one.
+    #[serde(default)]
+    pub policy: Option<Policy>,
+}
+
+/// What the app promises: access per subscription status, and limits per plan.
+///
+/// Checks compare what the app shows with the policy's answer for the
+/// subscription state a drill puts it in, so an incident can say "expected
+/// access grace (policy for status past_due), observed full".
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// Subscription status (`active`, `past_due`, ...) → the access the app should give.
+    #[serde(default)]
+    pub access: IndexMap<String, serde_json::Value>,
+    /// Plan (the price's `lookup_key`, or its id) → limits (`{credits: 100, seats: 5}`).
+    #[serde(default)]
+    pub plans: IndexMap<String, IndexMap<String, serde_json::Value>>,
+}
+
+impl Policy {
+    /// The embedded demo app's policy (mirrors `demo::billing::policy_access`).
+    pub fn demo() -> Policy {
+        let access = [
+            ("active", "full"),
+            ("trialing", "full"),
+            ("past_due", "grace"),
+            ("paused", "none"),
+            ("unpaid", "none"),
+            ("canceled", "none"),
+            ("incomplete", "none"),
+            ("incomplete_expired", "none"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), serde_json::Value::from(v)))
+        .collect();
+        let mut pro = IndexMap::new();
+        pro.insert("credits".to_string(), serde_json::Value::from(100));
+        let mut plans = IndexMap::new();
+        plans.insert("pro".to_string(), pro);
+        Policy { access, plans }
+    }
 }
 
 fn default_drills() -> PathBuf {
@@ -52,6 +96,7 @@ impl Default for Config {
             targets: IndexMap::new(),
             defaults: Defaults::default(),
             safety: Safety::default(),
+            policy: None,
         }
     }
 }
@@ -70,6 +115,9 @@ pub struct TargetConfig {
     /// Name of the env var holding a second valid secret (Connect endpoint, rotation).
     #[serde(default)]
     pub secondary_secret_env: Option<String>,
+    /// This app's access policy (replaces the top-level `policy`).
+    #[serde(default)]
+    pub policy: Option<Policy>,
     /// Name of the env var holding the database URL for `sql` checks.
     #[serde(default)]
     pub database_env: Option<String>,
@@ -124,8 +172,10 @@ fn default_timeout() -> Duration {
 fn default_poll() -> Duration {
     Duration::from_millis(20)
 }
+/// 100 ms, not 250 ms: with a 250 ms cap the drill noticed a state flip a median ~200 ms late
+/// (BENCHMARKS.md, feedback latency); 100 ms brings that under 100 ms for a few more reads.
 fn default_poll_max() -> Duration {
-    Duration::from_millis(250)
+    Duration::from_millis(100)
 }
 fn default_settle() -> Duration {
     Duration::from_secs(1)

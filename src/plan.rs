@@ -9,10 +9,12 @@ use indexmap::IndexMap;
 use serde_json::{json, Value};
 use serde_json_path::JsonPath;
 
+use crate::config::Policy;
 use crate::drill::diagnostic::Diagnostic;
 use crate::drill::load::LoadedDrill;
 use crate::drill::model::{
-    Check, Created, Delivery, EventSpec, Expect, HttpCall, Matcher, Probe, Redeliver, SourceSpec,
+    Check, Created, Delivery, EventSpec, Expect, HttpCall, Matcher, PolicyRef, Probe, Redeliver,
+    SourceSpec,
     Stage, StatusExpect, Together,
 };
 use crate::drill::render::{RenderError, Renderer};
@@ -34,6 +36,8 @@ pub struct PlanContext {
     pub settle: Duration,
     /// Target headers (templates) added to setup calls and checks.
     pub target_headers: IndexMap<String, String>,
+    /// The target's access policy, for `{policy: ...}` matchers.
+    pub policy: Option<Policy>,
 }
 
 /// A fully rendered drill.
@@ -217,6 +221,9 @@ pub struct PlannedAssertion {
     pub path: String,
     pub selector: Selector,
     pub matcher: Matcher,
+    /// Where the expected value came from, when not written in the drill
+    /// ("policy for status past_due").
+    pub because: Option<String>,
 }
 
 /// A rendered `stable`/`unchanged` probe.
@@ -239,11 +246,19 @@ struct Planner<'a> {
     d: &'a LoadedDrill,
     cx: &'a PlanContext,
     r: &'a mut Renderer,
+    /// The rendered events, once planned (policy matchers read them).
+    events: IndexMap<String, RenderedEvent>,
 }
 
 /// Render the drill into a plan.
 pub fn plan(d: &LoadedDrill, cx: &PlanContext, r: &mut Renderer) -> Result<Plan, PlanError> {
-    Planner { d, cx, r }.plan()
+    Planner {
+        d,
+        cx,
+        r,
+        events: IndexMap::new(),
+    }
+    .plan()
 }
 
 impl Planner<'_> {
@@ -265,6 +280,7 @@ impl Planner<'_> {
             })
             .collect();
         self.r.set_events(&Value::Object(refs));
+        self.events = events.clone();
         let setup = self.calls("setup", &drill.setup)?;
         let settle = drill.settle.unwrap_or(self.cx.settle);
         let mut steps = Vec::new();
@@ -676,25 +692,30 @@ impl Planner<'_> {
                     format!("`{p}` is not a JSONPath: {e}"),
                 ))
             })?;
-            let matcher = self.matcher(&format!("{path}.json.{p}"), m)?;
+            let (matcher, because) = self.matcher(&format!("{path}.json.{p}"), m)?;
             json.push(PlannedAssertion {
                 path: p.clone(),
                 selector: Selector::Path(query),
                 matcher,
+                because,
             });
         }
         if let Some(m) = &c.equals {
+            let (matcher, because) = self.matcher(&format!("{path}.equals"), m)?;
             json.push(PlannedAssertion {
                 path: "equals".into(),
                 selector: Selector::First,
-                matcher: self.matcher(&format!("{path}.equals"), m)?,
+                matcher,
+                because,
             });
         }
         if let Some(m) = &c.rows {
+            let (matcher, because) = self.matcher(&format!("{path}.rows"), m)?;
             json.push(PlannedAssertion {
                 path: "rows".into(),
                 selector: Selector::RowCount,
-                matcher: self.matcher(&format!("{path}.rows"), m)?,
+                matcher,
+                because,
             });
         }
         Ok(PlannedCheck {
@@ -706,10 +727,16 @@ impl Planner<'_> {
         })
     }
 
-    fn matcher(&self, path: &str, m: &Matcher) -> Result<Matcher, PlanError> {
+    /// The matcher with its templates rendered and a policy reference
+    /// resolved, and where a resolved value came from ("policy for status past_due").
+    fn matcher(&self, path: &str, m: &Matcher) -> Result<(Matcher, Option<String>), PlanError> {
         use crate::drill::model::Comparison as C;
         let rv = |v: &Value| self.r.value(path, v).map_err(|e| self.invalid(e));
-        Ok(match m {
+        if let Matcher::Policy(p) = m {
+            let (value, because) = self.policy(path, p)?;
+            return Ok((Matcher::Equals(value), Some(because)));
+        }
+        let m = match m {
             Matcher::Equals(v) => Matcher::Equals(rv(v)?),
             Matcher::Compare(C::Eq(v)) => Matcher::Compare(C::Eq(rv(v)?)),
             Matcher::Compare(C::Ne(v)) => Matcher::Compare(C::Ne(rv(v)?)),
@@ -718,6 +745,118 @@ impl Planner<'_> {
                 Matcher::Compare(C::In(vs.iter().map(rv).collect::<Result<_, _>>()?))
             }
             other => other.clone(),
+        };
+        Ok((m, None))
+    }
+
+    /// The policy's answer for a `{policy: ...}` matcher.
+    fn policy(&self, path: &str, p: &PolicyRef) -> Result<(Value, String), PlanError> {
+        let err = |m: String| PlanError::Invalid(self.d.at(path, m));
+        let keys = |ks: Vec<&String>| {
+            ks.iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let Some(policy) = &self.cx.policy else {
+            return Err(err("this check compares with the access policy, but the target has \
+                 none: declare `policy: {access: {STATUS: LEVEL}, plans: {PLAN: {LIMIT: VALUE}}}` \
+                 in luota.yaml (top level, or on the target)"
+                .into()));
+        };
+        let key = |given: &Option<String>, field: &str| -> Result<String, PlanError> {
+            match (given, &p.event) {
+                (Some(v), None) => self
+                    .r
+                    .str(&format!("{path}.{field}"), v)
+                    .map_err(|e| self.invalid(e)),
+                (None, Some(name)) => self.from_event(path, name, field),
+                _ => Err(err(format!(
+                    "give exactly one of `{field}` or `event` (an event whose subscription \
+                     gives the {field})"
+                ))),
+            }
+        };
+        if p.policy == "access" {
+            if p.plan.is_some() {
+                return Err(err(
+                    "`plan` is for `policy: limits.NAME`; access is looked up by `status`".into(),
+                ));
+            }
+            let status = key(&p.status, "status")?;
+            let Some(v) = policy.access.get(&status) else {
+                return Err(err(format!(
+                    "the policy gives no access for status `{status}`; it names {}",
+                    keys(policy.access.keys().collect())
+                )));
+            };
+            return Ok((v.clone(), format!("policy for status {status}")));
+        }
+        let Some(limit) = p.policy.strip_prefix("limits.") else {
+            return Err(err(format!(
+                "`policy: {}` is not something the policy answers: use `access` or \
+                 `limits.NAME` (e.g. `limits.credits`)",
+                p.policy
+            )));
+        };
+        if p.status.is_some() {
+            return Err(err(
+                "`status` is for `policy: access`; limits are looked up by `plan`".into(),
+            ));
+        }
+        let plan = key(&p.plan, "plan")?;
+        let Some(limits) = policy.plans.get(&plan) else {
+            return Err(err(format!(
+                "the policy has no plan `{plan}`; it names {}",
+                keys(policy.plans.keys().collect())
+            )));
+        };
+        let Some(v) = limits.get(limit) else {
+            return Err(err(format!(
+                "the policy's plan `{plan}` sets no limit `{limit}`; it sets {}",
+                keys(limits.keys().collect())
+            )));
+        };
+        Ok((v.clone(), format!("policy for plan {plan}")))
+    }
+
+    /// The subscription status or plan in event `name`.
+    fn from_event(&self, path: &str, name: &str, field: &str) -> Result<String, PlanError> {
+        let err = |m: String| PlanError::Invalid(self.d.at(&format!("{path}.event"), m));
+        let Some(e) = self.events.get(name) else {
+            return Err(err(format!(
+                "no event named `{name}`; this drill's events are {}",
+                self.events
+                    .keys()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        };
+        let obj = e.value.pointer("/data/object");
+        if obj.and_then(|o| o.get("object")).and_then(Value::as_str) != Some("subscription") {
+            return Err(err(format!(
+                "event `{name}` ({}) carries no subscription to read the {field} from: \
+                 give `{field}:` instead",
+                e.event_type
+            )));
+        }
+        let price = |k: &str| {
+            obj.and_then(|o| o.pointer(&format!("/items/data/0/price/{k}")))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        let found = match field {
+            "status" => obj
+                .and_then(|o| o.get("status"))
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            _ => price("lookup_key").or_else(|| price("id")),
+        };
+        found.ok_or_else(|| {
+            err(format!(
+                "event `{name}`'s subscription has no {field}: set it, or give `{field}:`"
+            ))
         })
     }
 

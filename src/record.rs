@@ -220,8 +220,21 @@ pub struct CheckRecord {
 pub struct AssertionRecord {
     pub path: String,
     pub expected: String,
+    /// Where `expected` came from when the drill did not write it ("policy for status past_due").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub because: Option<String>,
     pub observed: Option<serde_json::Value>,
     pub held: bool,
+}
+
+impl AssertionRecord {
+    /// The expected value as reports show it: `"grace" (policy for status past_due)`.
+    pub fn expected_text(&self) -> String {
+        match &self.because {
+            Some(b) => format!("{} ({b})", self.expected),
+            None => self.expected.clone(),
+        }
+    }
 }
 
 /// A `stable` or `unchanged` value: baseline vs final.

@@ -358,6 +358,7 @@ pub fn plan_drill(cx: &RunContext, d: &LoadedDrill, uid: &str) -> Result<Plan, P
         timeout: cx.config.defaults.timeout,
         settle: cx.config.defaults.settle,
         target_headers: cx.target.headers.clone(),
+        policy: cx.target.policy.clone(),
     };
     plan::plan(d, &pcx, &mut renderer)
 }

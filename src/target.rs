@@ -5,7 +5,7 @@ use std::fmt;
 
 use indexmap::IndexMap;
 
-use crate::config::{Config, DEMO_TARGET};
+use crate::config::{Config, Policy, DEMO_TARGET};
 use crate::demo::{DemoOptions, DemoServer, Fault};
 use crate::safety::{self, Refusal};
 
@@ -77,6 +77,8 @@ pub struct Target {
     pub allow_plain_http: bool,
     /// Names of env vars templates must never read.
     pub secret_env_names: Vec<String>,
+    /// The app's access policy (the target's own, else the config's; the demo has its own).
+    pub policy: Option<Policy>,
     /// The in-process demo app, when the target is `demo`.
     pub demo: Option<DemoServer>,
 }
@@ -108,7 +110,11 @@ impl Target {
         fault: Option<Fault>,
     ) -> Result<Target, TargetError> {
         if name == DEMO_TARGET {
-            return Target::demo(fault).await;
+            // The demo is an app like any other: the config's policy, if it
+            // declares one, else the demo's own.
+            let mut t = Target::demo(fault).await?;
+            t.policy = Some(config.policy.clone().unwrap_or_else(Policy::demo));
+            return Ok(t);
         }
         if fault.is_some() {
             return Err(TargetError::FaultNotDemo(name.to_string()));
@@ -196,6 +202,7 @@ impl Target {
             allowed_hosts: config.safety.allowed_hosts.clone(),
             allow_plain_http: t.allow_plain_http,
             secret_env_names,
+            policy: t.policy.clone().or_else(|| config.policy.clone()),
             demo: None,
         })
     }
@@ -210,6 +217,7 @@ impl Target {
             fault,
             db_path: None,
             future_window_secs: 300,
+            effect_delay: None,
         };
         let server = DemoServer::start(([127, 0, 0, 1], 0).into(), opts)
             .await
@@ -226,6 +234,7 @@ impl Target {
             allowed_hosts: Vec::new(),
             allow_plain_http: false,
             secret_env_names: Vec::new(),
+            policy: Some(Policy::demo()),
             demo: Some(server),
         })
     }

@@ -67,6 +67,7 @@ fn check(path: &Path, text: String) -> bool {
                 timeout: std::time::Duration::from_secs(1),
                 settle: std::time::Duration::from_millis(10),
                 target_headers: Default::default(),
+                policy: Some(luota::config::Policy::demo()),
             };
             match plan(&d, &cx, &mut r) {
                 Ok(_) | Err(PlanError::Refused(_)) => {}

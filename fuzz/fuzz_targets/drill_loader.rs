@@ -35,6 +35,7 @@ fuzz_target!(|data: &[u8]| {
                 timeout: std::time::Duration::from_secs(1),
                 settle: std::time::Duration::from_millis(10),
                 target_headers: Default::default(),
+                policy: Some(luota::config::Policy::demo()),
             };
             if let Err(PlanError::Invalid(diag)) = plan(&d, &cx, &mut r) {
                 assert!(diag.line >= 1, "{diag:?}");

@@ -187,6 +187,8 @@ pub fn matches(m: &Matcher, observed: Option<&Value>) -> bool {
             Some(Value::String(s)) => want.as_str().is_some_and(|w| s.contains(w)),
             _ => false,
         },
+        // Resolved into `Equals` when the drill is planned; never reached unresolved.
+        Matcher::Policy(_) => false,
     }
 }
 
@@ -207,6 +209,7 @@ pub fn describe(m: &Matcher) -> String {
             vs.iter().map(show).collect::<Vec<_>>().join(", ")
         ),
         Matcher::Compare(Comparison::Contains(v)) => format!("containing {}", show(v)),
+        Matcher::Policy(p) => format!("the policy's {}", p.policy),
     }
 }
 
@@ -260,6 +263,7 @@ pub fn evaluate(check: &PlannedCheck, read: &Read) -> CheckRecord {
         rec.assertions.push(AssertionRecord {
             path: a.path.clone(),
             expected: describe(&a.matcher),
+            because: a.because.clone(),
             observed,
             held,
         });

@@ -116,6 +116,13 @@ defaults:
 
 safety:
 {allowed}
+
+# Your app's access policy: checks can compare with it, e.g.
+#   json: {{ $.access: {{ policy: access, status: past_due }} }}
+# policy:
+#   access: {{ active: full, trialing: full, past_due: grace, unpaid: none, canceled: none }}
+#   plans:
+#     pro: {{ credits: 100, seats: 5 }}   # keyed by the price's lookup_key (or id)
 "#,
         webhook = q(webhook),
         app = q(app),

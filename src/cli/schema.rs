@@ -142,9 +142,10 @@ impl JsonSchema for Matcher {
     }
     fn json_schema(generator: &mut SchemaGenerator) -> Schema {
         let comparison = generator.subschema_for::<crate::drill::model::Comparison>();
+        let policy = generator.subschema_for::<crate::drill::model::PolicyRef>();
         json_schema!({
-            "description": "The expected value (compared for equality), or one comparison: `{gte: 1}`, `{ne: x}`, `{in: [a, b]}`, `{exists: true}`, `{contains: x}`.",
-            "anyOf": [comparison, true]
+            "description": "The expected value (compared for equality), one comparison: `{gte: 1}`, `{ne: x}`, `{in: [a, b]}`, `{exists: true}`, `{contains: x}`, or the access policy's answer: `{policy: access, status: past_due}`, `{policy: limits.credits, plan: pro}`, `{policy: access, event: NAME}`.",
+            "anyOf": [comparison, policy, true]
         })
     }
 }

@@ -533,12 +533,36 @@ pub struct Probe {
     pub json: Vec<String>,
 }
 
-/// What a JSONPath's value must be: a literal (equality), or one comparison.
+/// What a JSONPath's value must be: a literal (equality), one comparison, or
+/// the access policy's answer.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Matcher {
     Equals(Value),
     Compare(Comparison),
+    /// Resolved at planning time into `Equals` with the policy's value.
+    Policy(PolicyRef),
+}
+
+/// `{policy: access, status: past_due}`: the value luota.yaml's `policy`
+/// gives. `policy` names what to look up — `access` (by subscription status)
+/// or `limits.NAME` (by plan) — and the key comes from `status`/`plan`, or
+/// from the subscription in event `event` (its `status`; its first item's
+/// price `lookup_key`, else the price id).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyRef {
+    /// `access`, or `limits.NAME` (e.g. `limits.credits`).
+    pub policy: String,
+    /// The subscription status to look up access for.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// The plan to look up limits for.
+    #[serde(default)]
+    pub plan: Option<String>,
+    /// The event (by name) whose subscription gives the status or plan.
+    #[serde(default)]
+    pub event: Option<String>,
 }
 
 /// `{gt: 1}`, `{exists: false}`, `{in: [a, b]}`...
@@ -562,6 +586,11 @@ impl<'de> Deserialize<'de> for Matcher {
         // A one-key mapping whose key is an operator is a comparison; any
         // other value (including other mappings) is compared for equality.
         if let Value::Object(m) = &v {
+            if m.contains_key("policy") {
+                return serde_json::from_value(v)
+                    .map(Matcher::Policy)
+                    .map_err(|e| serde::de::Error::custom(format!("a policy matcher: {e}")));
+            }
             if m.len() == 1 {
                 let key = m.keys().next().map(String::as_str).unwrap_or_default();
                 if OPERATORS.contains(&key) {

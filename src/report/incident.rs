@@ -71,6 +71,19 @@ pub struct AccessOutcome {
     pub expected: String,
     pub observed: String,
     pub held: bool,
+    /// Where the expected access came from ("policy for status past_due").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub because: Option<String>,
+}
+
+impl AccessOutcome {
+    /// "expected grace (policy for status past_due), observed full".
+    pub fn text(&self) -> String {
+        match &self.because {
+            Some(b) => format!("expected {} ({b}), observed {}", self.expected, self.observed),
+            None => format!("expected {}, observed {}", self.expected, self.observed),
+        }
+    }
 }
 
 /// What kind of promise a failure broke.
@@ -215,6 +228,7 @@ pub fn derive(d: &DrillRecord, deploy: Option<&DeployRecord>) -> Option<Incident
                         expected: a.expected.trim_matches('"').to_string(),
                         observed: observed.clone(),
                         held: a.held,
+                        because: a.because.clone(),
                     });
                 }
                 if (a.path == "$.status" || a.path.ends_with("subscription_status"))
@@ -234,7 +248,7 @@ pub fn derive(d: &DrillRecord, deploy: Option<&DeployRecord>) -> Option<Incident
                 detail.push(format!(
                     "{}: expected {}, observed {} {}",
                     a.path,
-                    a.expected,
+                    a.expected_text(),
                     show(&a.observed),
                     polled(step)
                 ));
@@ -499,11 +513,7 @@ pub fn text(i: &Incident) -> String {
         let _ = writeln!(out, "{}", who.join(" · "));
     }
     if let Some(a) = &i.access {
-        let _ = writeln!(
-            out,
-            "access: expected {}, observed {}",
-            a.expected, a.observed
-        );
+        let _ = writeln!(out, "access: {}", a.text());
     }
     let _ = writeln!(
         out,

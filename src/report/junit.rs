@@ -131,7 +131,7 @@ pub fn cases(d: &DrillRecord) -> Vec<TestCase> {
                     msg.push_str(&format!(
                         "; {}: expected {}, observed {} {}",
                         a.path,
-                        a.expected,
+                        a.expected_text(),
                         show(&a.observed),
                         incident::polled(step)
                     ));

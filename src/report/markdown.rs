@@ -132,9 +132,14 @@ pub fn render(run: &RunRecord) -> String {
                     let _ = writeln!(out, "- **Subscription**: {}{state}", code(s));
                 }
                 if let Some(a) = &i.access {
+                    let because = a
+                        .because
+                        .as_ref()
+                        .map(|b| format!(" ({b})"))
+                        .unwrap_or_default();
                     let _ = writeln!(
                         out,
-                        "- **Access**: expected {}, observed {}",
+                        "- **Access**: expected {}{because}, observed {}",
                         code(&a.expected),
                         code(&a.observed)
                     );

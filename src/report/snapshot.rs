@@ -194,7 +194,7 @@ pub fn render(d: &DrillRecord, target: &str) -> String {
                     out,
                     "    {}: expected {}, observed {}",
                     a.path,
-                    a.expected,
+                    a.expected_text(),
                     value(&a.observed)
                 );
             }

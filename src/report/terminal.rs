@@ -54,7 +54,7 @@ pub fn drill_detail(d: &DrillRecord) -> String {
                     out,
                     "          {}: expected {}, observed {} {}",
                     a.path,
-                    a.expected,
+                    a.expected_text(),
                     show(&a.observed),
                     super::incident::polled(step)
                 );
@@ -160,11 +160,7 @@ pub fn drill_detail(d: &DrillRecord) -> String {
                 let _ = writeln!(out, "      subscription state: {st}");
             }
             if let Some(a) = &i.access {
-                let _ = writeln!(
-                    out,
-                    "      access: expected {}, observed {}",
-                    a.expected, a.observed
-                );
+                let _ = writeln!(out, "      access: {}", a.text());
             }
             let _ = writeln!(
                 out,
