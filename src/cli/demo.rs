@@ -20,6 +20,9 @@ pub struct DemoArgs {
     /// The environment variable holding an optional second valid secret.
     #[arg(long, value_name = "NAME")]
     pub secondary_secret_env: Option<String>,
+    /// Benchmarks only: answer webhooks at once and apply their effects this long after (e.g. 1500ms).
+    #[arg(long, value_name = "DURATION", hide = true, value_parser = humantime::parse_duration)]
+    pub effect_delay: Option<std::time::Duration>,
 }
 
 pub async fn demo(args: DemoArgs) -> i32 {
@@ -55,6 +58,7 @@ pub async fn demo(args: DemoArgs) -> i32 {
         fault: args.fault,
         db_path: None,
         future_window_secs: 300,
+        effect_delay: args.effect_delay,
     };
     let server = match DemoServer::start(([127, 0, 0, 1], args.port).into(), opts).await {
         Ok(s) => s,

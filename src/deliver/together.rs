@@ -2,19 +2,29 @@
 //!
 //! A race needs a real barrier: in real handlers the window between "check"
 //! and "insert" is tens of milliseconds, and requests spread wider than that
-//! run one after another. So every request is fully built and signed, and its
-//! own connection opened (TCP + HTTP/1 handshake via `hyper::client::conn`),
-//! before one barrier releases them all.
+//! run one after another. So every request is fully built and signed, its own
+//! connection opened (TCP + HTTP/1 handshake via `hyper::client::conn`) and
+//! the request serialized by hyper into a cork in front of the socket, before
+//! one task releases them all by writing each connection's bytes back to back.
+//!
+//! Why a cork and not a barrier of tasks: releasing N tasks on a barrier costs
+//! N wake-ups, and each request then reaches its socket through hyper's
+//! connection task (another wake-up), spread over the runtime's workers. The
+//! writes from one task are as tight as raw sockets written from one thread
+//! (BENCHMARKS.md, race window). hyper still does all of HTTP/1 on both sides.
 
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::sync::Barrier;
+use tokio::sync::oneshot;
 
 use super::{Sent, SignedRequest, RESPONSE_CAP, USER_AGENT};
 use crate::record::DeliveryOutcome;
@@ -77,11 +87,102 @@ fn failed(req: &GroupRequest, outcome: DeliveryOutcome, error: String) -> Sent {
 
 type Conn = http1::SendRequest<Full<Bytes>>;
 
-/// Open a connection (TCP + HTTP/1 handshake) for `req`, and build its request.
-async fn open(
-    req: &GroupRequest,
-    timeout: Duration,
-) -> Result<(Conn, hyper::Request<Full<Bytes>>), (DeliveryOutcome, String)> {
+/// What a corked connection holds before the release.
+struct Cork {
+    /// While corked, hyper's writes land in `buf` instead of the socket.
+    corked: bool,
+    buf: Vec<u8>,
+}
+
+/// The socket under hyper: reads go straight to the socket; writes are held
+/// in the cork until [`send_together`] writes every connection's bytes back
+/// to back from one task.
+struct CorkedIo {
+    stream: Arc<TcpStream>,
+    cork: Arc<Mutex<Cork>>,
+    /// Fired when hyper flushes a non-empty cork: the whole request is
+    /// serialized. Held here, not in the shared cork, so that it drops with
+    /// hyper's connection: a connection that dies before its request is
+    /// serialized wakes the release at once instead of stalling it.
+    ready: Option<oneshot::Sender<()>>,
+}
+
+impl AsyncRead for CorkedIo {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        loop {
+            ready!(self.stream.poll_read_ready(cx))?;
+            match self.stream.try_read(buf.initialize_unfilled()) {
+                Ok(n) => {
+                    buf.advance(n);
+                    return Poll::Ready(Ok(()));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+}
+
+impl AsyncWrite for CorkedIo {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        {
+            let mut c = self.cork.lock().unwrap_or_else(|p| p.into_inner());
+            if c.corked {
+                c.buf.extend_from_slice(data);
+                return Poll::Ready(Ok(data.len()));
+            }
+        }
+        loop {
+            ready!(self.stream.poll_write_ready(cx))?;
+            match self.stream.try_write(data) {
+                Ok(n) => return Poll::Ready(Ok(n)),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        // Ready even while bytes sit in the cork: after a `Full` request hyper
+        // writes nothing more until the release has sent them.
+        let this = self.get_mut();
+        let filled = {
+            let c = this.cork.lock().unwrap_or_else(|p| p.into_inner());
+            c.corked && !c.buf.is_empty()
+        };
+        if filled {
+            if let Some(tx) = this.ready.take() {
+                let _ = tx.send(());
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        // The socket closes when the last handle drops.
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// An opened connection: hyper's sender over a corked socket, and the request.
+struct Opened {
+    sender: Conn,
+    request: hyper::Request<Full<Bytes>>,
+    stream: Arc<TcpStream>,
+    cork: Arc<Mutex<Cork>>,
+    ready: oneshot::Receiver<()>,
+}
+
+/// Open a connection (TCP + HTTP/1 handshake) for `req`, corked, and build its request.
+async fn open(req: &GroupRequest, timeout: Duration) -> Result<Opened, (DeliveryOutcome, String)> {
     let parsed = reqwest::Url::parse(&req.url)
         .map_err(|e| (DeliveryOutcome::Broken, format!("bad URL: {e}")))?;
     if parsed.scheme() != "http" {
@@ -105,16 +206,27 @@ async fn open(
         Some(q) => format!("{}?{q}", parsed.path()),
         None => parsed.path().to_string(),
     };
-    let sender = tokio::time::timeout(timeout, async {
+    let (ready_tx, ready) = oneshot::channel();
+    let cork = Arc::new(Mutex::new(Cork {
+        corked: true,
+        buf: Vec::new(),
+    }));
+    let (sender, stream) = tokio::time::timeout(timeout, async {
         let stream = TcpStream::connect((host.as_str(), port))
             .await
             .map_err(|e| format!("could not connect: {e}"))?;
         let _ = stream.set_nodelay(true);
-        let (sender, conn) = http1::handshake(TokioIo::new(stream))
+        let stream = Arc::new(stream);
+        let io = CorkedIo {
+            stream: stream.clone(),
+            cork: cork.clone(),
+            ready: Some(ready_tx),
+        };
+        let (sender, conn) = http1::handshake(TokioIo::new(io))
             .await
             .map_err(|e| format!("could not connect: {e}"))?;
         tokio::spawn(conn);
-        Ok::<_, String>(sender)
+        Ok::<_, String>((sender, stream))
     })
     .await
     .unwrap_or_else(|_| Err("could not connect: connecting timed out".into()))
@@ -130,67 +242,188 @@ async fn open(
     let request = builder
         .body(Full::new(req.body.clone()))
         .map_err(|e| (DeliveryOutcome::Broken, e.to_string()))?;
-    Ok((sender, request))
+    Ok(Opened {
+        sender,
+        request,
+        stream,
+        cork,
+        ready,
+    })
 }
 
-/// Release every request at once and wait for all answers, each bounded by `timeout`.
+/// Uncork one connection: hand its whole request to the socket, by
+/// `deadline`. Usually one non-blocking write; waits only if the socket
+/// buffer is full (a handler that does not read). Returns the bytes written.
+async fn release(
+    stream: &TcpStream,
+    cork: &Mutex<Cork>,
+    deadline: tokio::time::Instant,
+) -> Result<usize, (DeliveryOutcome, String)> {
+    // Taken and uncorked under one lock; hyper writes nothing more for a
+    // request that signalled ready, so nothing can overtake these bytes.
+    let bytes = {
+        let mut c = cork.lock().unwrap_or_else(|p| p.into_inner());
+        c.corked = false;
+        std::mem::take(&mut c.buf)
+    };
+    let mut at = 0;
+    while at < bytes.len() {
+        match stream.try_write(&bytes[at..]) {
+            Ok(0) => {
+                return Err((
+                    DeliveryOutcome::Broken,
+                    "the exchange broke: the socket took no bytes".into(),
+                ))
+            }
+            Ok(n) => at += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                match tokio::time::timeout_at(deadline, stream.writable()).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        return Err((DeliveryOutcome::Broken, format!("the exchange broke: {e}")))
+                    }
+                    Err(_) => {
+                        return Err((
+                            DeliveryOutcome::TimedOut,
+                            format!(
+                                "the handler read only {at} of {} bytes before the deadline",
+                                bytes.len()
+                            ),
+                        ))
+                    }
+                }
+            }
+            Err(e) => return Err((DeliveryOutcome::Broken, format!("the exchange broke: {e}"))),
+        }
+    }
+    Ok(at)
+}
+
+/// Release every request at once and wait for all answers, each bounded by
+/// `timeout` from the release.
+///
+/// Every connection is opened and every request handed to hyper first; hyper
+/// serializes each into its connection's cork. The release then writes every
+/// connection's bytes back to back from this one task — no barrier wake-ups,
+/// no task scheduling between the first write and the last — and records when
+/// each request was handed to its socket. Answers are read by hyper as usual.
+/// A connection whose request was not serialized in time (it died, or hyper
+/// stalled) is not released half-built: it is reported as broken.
 pub async fn send_together(requests: Vec<GroupRequest>, timeout: Duration) -> GroupResult {
-    // Open every connection and build every request first.
+    // Open every connection and queue every request first.
     let mut out: Vec<Option<Sent>> = Vec::with_capacity(requests.len());
-    let mut ready = Vec::new();
+    let mut opened = Vec::new();
     for (i, req) in requests.iter().enumerate() {
         match open(req, timeout).await {
-            Ok(pair) => {
+            Ok(o) => {
                 out.push(None);
-                ready.push((i, pair));
+                opened.push((i, o));
             }
             Err((outcome, e)) => out.push(Some(failed(req, outcome, e))),
         }
     }
-    let barrier = Arc::new(Barrier::new(ready.len() + 1));
-    let mut tasks = Vec::new();
-    for (i, (mut sender, request)) in ready {
-        let barrier = barrier.clone();
-        tasks.push((
-            i,
-            tokio::spawn(async move {
-                barrier.wait().await;
-                let start = Instant::now();
-                let fut = sender.send_request(request);
-                let answer = tokio::time::timeout(timeout, async move {
-                    let resp = fut.await.map_err(|e| super::root_cause(&e))?;
-                    let status = resp.status().as_u16();
-                    // Read frames up to the cap, then stop: an endless body
-                    // costs at most the cap and is reported as truncated.
-                    let mut body = resp.into_body();
-                    let mut buf = Vec::new();
-                    let mut truncated = false;
-                    while let Some(frame) = body.frame().await {
-                        let frame = frame.map_err(|e| super::root_cause(&e))?;
-                        if let Ok(data) = frame.into_data() {
-                            let room = RESPONSE_CAP.saturating_sub(buf.len());
-                            buf.extend_from_slice(&data[..data.len().min(room)]);
-                            if data.len() > room {
-                                truncated = true;
-                                break;
-                            }
+    let mut queued = Vec::new();
+    for (i, o) in opened {
+        let Opened {
+            mut sender,
+            request,
+            stream,
+            cork,
+            ready,
+        } = o;
+        // hyper takes the request now; its connection task serializes it into the cork.
+        let fut = sender.send_request(request);
+        let (go, released) = oneshot::channel::<tokio::time::Instant>();
+        let task = tokio::spawn(async move {
+            let _keep = sender;
+            // The answer's bound runs from the release, not from now.
+            let Ok(deadline) = released.await else {
+                return (Instant::now(), Ok(Err("not released".to_string())));
+            };
+            let answer = tokio::time::timeout_at(deadline, async move {
+                let resp = fut.await.map_err(|e| super::root_cause(&e))?;
+                let status = resp.status().as_u16();
+                // Read frames up to the cap, then stop: an endless body
+                // costs at most the cap and is reported as truncated.
+                let mut body = resp.into_body();
+                let mut buf = Vec::new();
+                let mut truncated = false;
+                while let Some(frame) = body.frame().await {
+                    let frame = frame.map_err(|e| super::root_cause(&e))?;
+                    if let Ok(data) = frame.into_data() {
+                        let room = RESPONSE_CAP.saturating_sub(buf.len());
+                        buf.extend_from_slice(&data[..data.len().min(room)]);
+                        if data.len() > room {
+                            truncated = true;
+                            break;
                         }
                     }
-                    Ok::<_, String>((status, Bytes::from(buf), truncated))
-                })
-                .await;
-                (start, start.elapsed(), answer)
-            }),
-        ));
+                }
+                Ok::<_, String>((status, Bytes::from(buf), truncated))
+            })
+            .await;
+            (Instant::now(), answer)
+        });
+        queued.push((i, task, go, stream, cork, ready));
     }
-    let release = Instant::now();
+    // Every request serialized, within the bound (a dead connection drops its
+    // `ready` sender and answers at once).
+    let serialize_by = tokio::time::Instant::now() + timeout;
+    let mut armed = Vec::with_capacity(queued.len());
+    for (i, task, go, stream, cork, ready) in queued {
+        match tokio::time::timeout_at(serialize_by, ready).await {
+            Ok(Ok(())) => armed.push((i, task, go, stream, cork)),
+            other => {
+                task.abort();
+                let why = if other.is_err() {
+                    "the request was not ready to send within the delivery timeout"
+                } else {
+                    "the connection closed before the release"
+                };
+                out[i] = Some(failed(&requests[i], DeliveryOutcome::Broken, why.into()));
+            }
+        }
+    }
+
+    let release_at = Instant::now();
+    let deadline = tokio::time::Instant::now() + timeout;
     let release_ms = crate::report::evidence::now_ms();
-    barrier.wait().await;
+    let mut written = Vec::with_capacity(armed.len());
+    for (_, _, _, stream, cork) in &armed {
+        let r = release(stream, cork, deadline).await;
+        written.push((Instant::now(), r));
+    }
+
+    // Start every answer's clock at once (the bound is the same instant for
+    // all), then collect the answers in order.
+    let mut running = Vec::with_capacity(armed.len());
+    for ((i, task, go, stream, cork), (at, wrote)) in armed.into_iter().zip(written) {
+        // hyper's connection holds the last handles now: its socket closes with it.
+        drop((stream, cork));
+        match wrote {
+            Ok(n) if n > 0 => {
+                let _ = go.send(deadline);
+                running.push((i, task, at));
+            }
+            Ok(_) => {
+                task.abort();
+                out[i] = Some(failed(
+                    &requests[i],
+                    DeliveryOutcome::Broken,
+                    "the exchange broke: nothing to send".into(),
+                ));
+            }
+            Err((outcome, e)) => {
+                task.abort();
+                out[i] = Some(failed(&requests[i], outcome, e));
+            }
+        }
+    }
 
     let mut starts = Vec::new();
-    for (i, task) in tasks {
+    for (i, task, at) in running {
         let req = &requests[i];
-        let Ok((start, latency, answer)) = task.await else {
+        let Ok((done, answer)) = task.await else {
             out[i] = Some(failed(
                 req,
                 DeliveryOutcome::Broken,
@@ -198,14 +431,14 @@ pub async fn send_together(requests: Vec<GroupRequest>, timeout: Duration) -> Gr
             ));
             continue;
         };
-        starts.push(start);
+        starts.push(at);
         let mut sent = Sent {
             outcome: DeliveryOutcome::Answered,
             status: None,
-            latency,
+            latency: done.saturating_duration_since(at),
             bytes: req.body.len(),
             timestamp: req.timestamp,
-            written_at: Some(start.saturating_duration_since(release)),
+            written_at: Some(at.saturating_duration_since(release_at)),
             error: None,
             response: None,
             truncated: false,

@@ -28,6 +28,8 @@ pub struct App {
     pub secondary_secret: Option<String>,
     pub fault: Option<Fault>,
     pub future_window_secs: i64,
+    /// Benchmarks only: apply effects this long after answering (see `DemoOptions::effect_delay`).
+    pub effect_delay: Option<Duration>,
 }
 
 type Shared = Arc<App>;
@@ -158,6 +160,17 @@ async fn webhook(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> 
         Some(Fault::NonAtomicDedupe) => Dedupe::CheckThenInsert,
         _ => Dedupe::Atomic,
     };
+    if let Some(delay) = app.effect_delay {
+        // Benchmarks only: acknowledge now, apply later (a queue worker behind the webhook).
+        let app = app.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            if let Err(Reject::Db(e)) = process(&app, &ev, dedupe).await {
+                eprintln!("luota demo: database error (delayed effects): {e}");
+            }
+        });
+        return received();
+    }
     match process(&app, &ev, dedupe).await {
         Ok(()) => {}
         Err(Reject::Retry(msg)) => return error(StatusCode::CONFLICT, msg),

@@ -46,6 +46,10 @@ pub struct DemoOptions {
     pub db_path: Option<PathBuf>,
     /// The app's own check: reject a `t` more than this many seconds ahead (default 300).
     pub future_window_secs: i64,
+    /// Benchmarks only (not a fault): answer a verified webhook 200 at once and apply its
+    /// effects this long afterwards, so the time from "state became true" to "the drill
+    /// noticed" can be measured (BENCHMARKS.md, feedback latency). None: effects before the answer.
+    pub effect_delay: Option<Duration>,
 }
 
 impl DemoOptions {
@@ -57,6 +61,7 @@ impl DemoOptions {
             fault: None,
             db_path: None,
             future_window_secs: 300,
+            effect_delay: None,
         }
     }
 }
@@ -145,6 +150,7 @@ impl DemoServer {
             secondary_secret: opts.secondary_secret.filter(|s| !s.is_empty()),
             fault: opts.fault,
             future_window_secs: opts.future_window_secs,
+            effect_delay: opts.effect_delay,
         });
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let router = app::router(app);
