@@ -254,7 +254,7 @@ fn every_drill_passes_against_the_correct_demo() {
     let n = count_drills(&repo().join("drills"));
     assert!(n >= MATRIX.len(), "only {n} drill files in drills/");
     Test::new()
-        .args(["run", "--jobs", "4"])
+        .args(["run", "--jobs", "4", "--snapshots", "ignore"])
         .status(0)
         .stdout_has(format!(
             "{n} drills against `demo`: {n} passed, 0 failed, 0 errored, 0 invalid"

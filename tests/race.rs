@@ -43,7 +43,7 @@ fn holding_handler(hold: Duration) -> (String, Arc<AtomicUsize>) {
 
 #[test]
 fn a_together_group_of_32_is_in_flight_at_once() {
-    let (base, max) = holding_handler(Duration::from_millis(400));
+    let (base, max) = holding_handler(Duration::from_millis(50));
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("luota.yaml");
     std::fs::write(&cfg, format!("default_target: h\ntargets:\n  h:\n    webhook: {base}/webhook\n    secret_env: LUOTA_RACE_SECRET\ndefaults:\n  settle: 50ms\n")).unwrap();
