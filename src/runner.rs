@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use indexmap::IndexMap;
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
@@ -47,6 +48,25 @@ pub struct RunContext {
 }
 
 impl RunContext {
+    /// What must never be shown for this target: the secrets, the values of
+    /// its secret variables, and the values of any variable its header
+    /// templates read (`Bearer {{ env.TOKEN }}`), wherever they occur.
+    pub fn redactions(&self) -> crate::report::evidence::Redactions {
+        let t = &self.target;
+        let mut secrets = vec![t.secret.expose().to_string()];
+        secrets.extend(t.secondary.as_ref().map(|s| s.expose().to_string()));
+        let templated = t.headers.values().flat_map(|v| env_names_in(v));
+        for var in t.secret_env_names.iter().cloned().chain(templated) {
+            if let Ok(v) = std::env::var(&var) {
+                secrets.push(v);
+            }
+        }
+        if let Some(db) = &t.database {
+            secrets.extend(safety::url_password(db.expose()));
+        }
+        crate::report::evidence::Redactions::new(t.headers.keys().cloned(), secrets)
+    }
+
     pub fn new(target: Target, config: Config, rerun_flags: String) -> Result<RunContext, String> {
         let timeout = config.defaults.timeout;
         let client = reqwest::Client::builder()
@@ -127,10 +147,10 @@ pub async fn run_all(
                 let sem = sem.clone();
                 set.spawn(async move {
                     let _permit = sem.acquire_owned().await;
-                    (
-                        i,
-                        crate::report::evidence::capture(cx.evidence, run_drill(&cx, &d)).await,
-                    )
+                    let mut rec =
+                        crate::report::evidence::capture(cx.evidence, run_drill(&cx, &d)).await;
+                    scrub_record(&mut rec, &cx.redactions());
+                    (i, rec)
                 });
             }
         }
@@ -182,6 +202,53 @@ pub async fn run_all(
         interrupted,
         deploy: cx.deploy.clone(),
         shard: None,
+    }
+}
+
+/// The `NAME`s of `env.NAME` in a template.
+fn env_names_in(template: &str) -> Vec<String> {
+    template
+        .match_indices("env.")
+        .map(|(at, _)| {
+            template[at + 4..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect::<String>()
+        })
+        .filter(|n| !n.is_empty())
+        .collect()
+}
+
+/// Replace every secret value in every string of a finished drill record:
+/// an app that echoes a request header or the signing secret back in its
+/// response must not put it into a report. (Evidence is redacted when written.)
+pub fn scrub_record(rec: &mut DrillRecord, red: &crate::report::evidence::Redactions) {
+    if red.values.is_empty() {
+        return;
+    }
+    let evidence = std::mem::take(&mut rec.evidence);
+    if let Ok(mut v) = serde_json::to_value(&*rec) {
+        if scrub_value(&mut v, red) {
+            if let Ok(clean) = serde_json::from_value::<DrillRecord>(v) {
+                *rec = clean;
+            }
+        }
+    }
+    rec.evidence = evidence;
+}
+
+/// Scrub in place; whether anything changed.
+fn scrub_value(v: &mut Value, red: &crate::report::evidence::Redactions) -> bool {
+    match v {
+        Value::String(s) => {
+            let clean = red.scrub(s.clone());
+            let changed = clean != *s;
+            *s = clean;
+            changed
+        }
+        Value::Array(a) => a.iter_mut().fold(false, |c, x| scrub_value(x, red) | c),
+        Value::Object(o) => o.values_mut().fold(false, |c, x| scrub_value(x, red) | c),
+        _ => false,
     }
 }
 
@@ -345,20 +412,79 @@ pub fn plan_drill(cx: &RunContext, d: &LoadedDrill, uid: &str) -> Result<Plan, P
         app: cx.target.app.clone(),
         webhook: cx.target.webhook.clone(),
     };
-    let mut renderer = Renderer::new(uid, &vars, cx.target.secret_env_names.clone());
+    plan_with(
+        &cx.config,
+        &vars,
+        cx.target.secret_env_names.clone(),
+        cx.target.headers.clone(),
+        cx.target.policy.clone(),
+        d,
+        uid,
+    )
+}
+
+/// Plan a drill for `luota validate`: against the named target's config,
+/// without resolving it (no secret read, no demo started, nothing sent), so
+/// what only planning finds — a template error, a policy check naming a
+/// status the policy lacks — is reported before a run.
+pub fn plan_offline(config: &Config, target: &str, d: &LoadedDrill) -> Result<Plan, PlanError> {
+    let (vars, secrets, headers, policy) = match config.targets.get(target) {
+        Some(t) => {
+            let mut secrets = vec![t.secret_env.clone()];
+            secrets.extend(t.secondary_secret_env.clone());
+            secrets.extend(t.database_env.clone());
+            let vars = TargetVars {
+                name: target.to_string(),
+                app: t
+                    .app
+                    .clone()
+                    .unwrap_or_else(|| crate::target::origin_of(&t.webhook))
+                    .trim_end_matches('/')
+                    .to_string(),
+                webhook: t.webhook.clone(),
+            };
+            let policy = t.policy.clone().or_else(|| config.policy.clone());
+            (vars, secrets, t.headers.clone(), policy)
+        }
+        // The demo (or a target the run would reject by name): placeholder URLs.
+        None => {
+            let vars = TargetVars {
+                name: target.to_string(),
+                app: "http://127.0.0.1:0".into(),
+                webhook: "http://127.0.0.1:0/webhook".into(),
+            };
+            let policy = config
+                .policy
+                .clone()
+                .or_else(|| Some(crate::config::Policy::demo()));
+            (vars, Vec::new(), IndexMap::new(), policy)
+        }
+    };
+    plan_with(config, &vars, secrets, headers, policy, d, &new_uid())
+}
+
+fn plan_with(
+    config: &Config,
+    vars: &TargetVars,
+    secret_env_names: Vec<String>,
+    target_headers: IndexMap<String, String>,
+    policy: Option<crate::config::Policy>,
+    d: &LoadedDrill,
+    uid: &str,
+) -> Result<Plan, PlanError> {
+    let mut renderer = Renderer::new(uid, vars, secret_env_names);
     let pcx = PlanContext {
         run_uid: uid.to_string(),
         now: unix_now(),
-        api_version: cx
-            .config
+        api_version: config
             .defaults
             .api_version
             .clone()
             .unwrap_or_else(|| DEFAULT_API_VERSION.to_string()),
-        timeout: cx.config.defaults.timeout,
-        settle: cx.config.defaults.settle,
-        target_headers: cx.target.headers.clone(),
-        policy: cx.target.policy.clone(),
+        timeout: config.defaults.timeout,
+        settle: config.defaults.settle,
+        target_headers,
+        policy,
     };
     plan::plan(d, &pcx, &mut renderer)
 }
@@ -892,5 +1018,58 @@ pub fn show(v: &Option<Value>) -> String {
     match v {
         Some(v) => v.to_string(),
         None => "nothing".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::evidence::Redactions;
+
+    /// Regression: a response excerpt (or an observed value) echoing a
+    /// request header's token went into the JSON report unredacted.
+    #[test]
+    fn scrub_record_redacts_echoed_secrets_everywhere() {
+        let mut rec: DrillRecord = serde_json::from_value(serde_json::json!({
+            "path": "d.yaml", "name": "d", "owner": null, "runbook": null, "tags": [],
+            "run_uid": "u", "verdict": "failed", "control": false,
+            "errors": ["app said: tok_SECRET"], "events": [], "duration_ms": 1,
+            "rerun": "luota run d.yaml",
+            "steps": [{
+                "name": "s", "setup": [], "checks": [{
+                    "name": "c", "stage": null, "probe": "GET /x", "held": false, "error": null,
+                    "assertions": [{"path": "$.h", "expected": "1",
+                                    "observed": {"auth": "Bearer tok_SECRET"}, "held": false}]
+                }],
+                "deliveries": [{
+                    "line": 0, "copy": 0, "attempt": 0, "event": "e", "event_id": "evt_1",
+                    "signature": "valid", "body": "stripe", "together": false, "timestamp": 1,
+                    "bytes": 1, "outcome": "answered", "status": 200, "expected_status": "2xx",
+                    "ok": true, "latency_ms": 1.0, "written_at_us": null, "error": null,
+                    "response_excerpt": "echo: authorization: Bearer tok_SECRET; whsec_abc"
+                }],
+                "stable": [], "unchanged": [], "first_held_ms": null, "polls": 1,
+                "groups": [], "polled_ms": 1
+            }]
+        }))
+        .unwrap();
+        let red = Redactions::new(
+            Vec::<String>::new(),
+            vec!["tok_SECRET".into(), "whsec_abc".into()],
+        );
+        scrub_record(&mut rec, &red);
+        let text = serde_json::to_string(&rec).unwrap();
+        assert!(!text.contains("tok_SECRET"), "{text}");
+        assert!(!text.contains("whsec_abc"), "{text}");
+        assert!(text.contains("Bearer [redacted]"), "{text}");
+    }
+
+    #[test]
+    fn env_names_in_finds_every_variable_a_header_template_reads() {
+        assert_eq!(
+            env_names_in("Bearer {{ env.TOKEN_1 }} {{env.OTHER}}"),
+            vec!["TOKEN_1".to_string(), "OTHER".to_string()]
+        );
+        assert!(env_names_in("no vars").is_empty());
     }
 }

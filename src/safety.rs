@@ -105,6 +105,40 @@ fn host_matches(host: &str, pattern: &str) -> bool {
     }
 }
 
+/// The password of a URL (a database URL's), percent-decoded as well as raw.
+pub fn url_password(url: &str) -> Vec<String> {
+    let Some(raw) = reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| u.password().map(str::to_string))
+    else {
+        return Vec::new();
+    };
+    let mut out = vec![raw.clone()];
+    if let Ok(decoded) = percent_decode(&raw) {
+        if decoded != raw {
+            out.push(decoded);
+        }
+    }
+    out
+}
+
+fn percent_decode(s: &str) -> Result<String, ()> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            let h = std::str::from_utf8(&b[i + 1..i + 3]).map_err(|_| ())?;
+            out.push(u8::from_str_radix(h, 16).map_err(|_| ())?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| ())
+}
+
 /// A URL without its password or query string (which may carry tokens).
 pub fn redact_url(url: &str) -> String {
     match reqwest::Url::parse(url) {
@@ -170,6 +204,16 @@ mod tests {
         let e = check_plain_http("http://staging.example.test/w", false).unwrap_err();
         assert!(e.to_string().contains("allow_plain_http"), "{e}");
         assert!(check_plain_http("http://staging.example.test/w", true).is_ok());
+    }
+
+    #[test]
+    fn url_password_gives_the_raw_and_decoded_password() {
+        assert_eq!(
+            url_password("postgres://u:p%40ss@127.0.0.1/db"),
+            vec!["p%40ss".to_string(), "p@ss".to_string()]
+        );
+        assert!(url_password("postgres://u@127.0.0.1/db").is_empty());
+        assert!(url_password("not a url").is_empty());
     }
 
     #[test]

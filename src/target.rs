@@ -247,7 +247,7 @@ impl Target {
     }
 }
 
-fn origin_of(url: &str) -> String {
+pub(crate) fn origin_of(url: &str) -> String {
     match reqwest::Url::parse(url) {
         Ok(u) => u.origin().ascii_serialization(),
         Err(_) => url.to_string(),

@@ -94,8 +94,8 @@ const MATRIX: &[Row] = &[
         dcode: "D8",
         drill: "drills/byte-hostile-bodies-accepted.yaml",
         incident: &[
-            "delivery of `checkout` (signature valid): 1 of 1 answered 400, expected 2xx",
-            "delivery of `renewal` (signature valid): 1 of 1 answered 400, expected 2xx",
+            "delivery of `checkout` (signature valid, body hostile): 1 of 1 answered 400, expected 2xx",
+            "delivery of `renewal` (signature valid, body compact): 1 of 1 answered 400, expected 2xx",
             "did not happen: customer has full access",
         ],
     },

@@ -191,3 +191,43 @@ fn a_target_without_a_policy_says_how_to_declare_one() {
     assert!(all.contains("grace.yaml:39:"), "{all}");
     assert!(all.contains("declare `policy:"), "{all}");
 }
+
+/// Regression: `luota validate` only loaded drills, so a policy check naming
+/// a status the policy lacks passed validate and then made `run` exit 2.
+#[test]
+fn validate_plans_drills_and_reports_policy_mistakes_with_their_location() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = GRACE.replace(
+        "{ policy: access, status: past_due }",
+        "{ policy: access, status: overdue }",
+    );
+    write(dir.path(), "bad.yaml", &bad);
+    write(dir.path(), "good.yaml", GRACE);
+    let ran = Test::new()
+        .current_dir(dir.path())
+        .args(["validate", dir.path().to_str().unwrap()])
+        .status(2)
+        .stdout_has("2 drill files: 1 valid, 1 invalid")
+        .run();
+    assert!(ran.stderr.contains("bad.yaml:50:"), "{}", ran.stderr);
+    assert!(ran.stderr.contains("no access for status `overdue`"), "{}", ran.stderr);
+    // Against a target of luota.yaml that has no policy: validate says so, without its secret.
+    write(
+        dir.path(),
+        "luota.yaml",
+        "default_target: local\ntargets:\n  local:\n    webhook: http://127.0.0.1:9/webhook\n    secret_env: LUOTA_POLICY_TEST_UNSET\n",
+    );
+    let good = dir.path().join("good.yaml");
+    let ran = Test::new()
+        .current_dir(dir.path())
+        .args(["validate", good.to_str().unwrap()])
+        .status(2)
+        .run();
+    assert!(ran.stderr.contains("declare `policy:"), "{}", ran.stderr);
+    Test::new()
+        .current_dir(dir.path())
+        .args(["validate", good.to_str().unwrap(), "--target", "demo"])
+        .status(0)
+        .stdout_has("1 drill file: 1 valid, 0 invalid")
+        .run();
+}

@@ -208,8 +208,8 @@ fn renderers_on_a_failed_drill_show_every_incident_field() {
     }
     for text in [&md, &xml, &term] {
         assert!(
-            text.contains("expected grace, observed full")
-                || text.contains("expected `grace`, observed `full`"),
+            text.contains("expected grace (policy for status past_due), observed full")
+                || text.contains("expected `grace` (policy for status past_due), observed `full`"),
             "access:\n{text}"
         );
         assert!(text.contains("broke at billing"), "spine:\n{text}");

@@ -236,6 +236,9 @@ fn no_secret_in_any_output_of_any_command() {
 
     // A handler that echoes each request (head and body) back.
     let echo = Server::start(Mode::Echo, usize::MAX);
+    // ... and an app that echoes every setup call and check back, with the
+    // target's Authorization header (its bytes on the wire are the app's due).
+    let echo_app = Server::start(Mode::Echo, usize::MAX);
     std::fs::write(
         work.join("luota.yaml"),
         format!(
@@ -254,11 +257,22 @@ targets:
     secondary_secret_env: LUOTA_SCAN_WHSEC2
     database_env: LUOTA_SCAN_DB
     headers: {{ Authorization: \"Bearer {{{{ env.LUOTA_SCAN_TOKEN }}}}\" }}
+  echo-app:
+    webhook: {echo}
+    app: {echo_app}
+    secret_env: LUOTA_SCAN_WHSEC
+    database_env: LUOTA_SCAN_DB
+    headers: {{ Authorization: \"Bearer {{{{ env.LUOTA_SCAN_TOKEN }}}}\" }}
+policy:
+  access: {{ active: full, trialing: full, past_due: grace, paused: none, unpaid: none, canceled: none, incomplete: none, incomplete_expired: none }}
+  plans:
+    pro: {{ credits: 100 }}
 defaults:
   timeout: 3s
   settle: 300ms
 ",
-            echo = echo.url("/webhook")
+            echo = echo.url("/webhook"),
+            echo_app = echo_app.url("").trim_end_matches('/'),
         ),
     )
     .unwrap();
@@ -289,6 +303,12 @@ defaults:
         format!("drill: every signature mode\nevents:\n  e: {{ type: checkout.session.completed }}\ndeliver:\n{deliver}"),
     )
     .unwrap();
+    // A drill whose setup call and check are echoed back by the app.
+    std::fs::write(
+        work.join("extra/echo-app.yaml"),
+        "drill: the app echoes its headers\nsetup:\n  - http: POST {{ target.app }}/test/users\n    json: { id: u1 }\nevents:\n  e: { type: invoice.paid }\ndeliver:\n  - send: e\nexpect:\n  within: 300ms\n  checks:\n    - name: echoed\n      http: GET {{ target.app }}/internal/users/u1\n      json: { $.never: 1 }\n",
+    )
+    .unwrap();
     // A drill that tries to read the secret through a template.
     std::fs::write(
         work.join("extra/reads-secret.yaml"),
@@ -298,7 +318,19 @@ defaults:
 
     // 1. The whole shipped suite against `luota demo` holding known secrets.
     let (code, out) = scan.run(
-        &["run", "--report-json", "out/staging.json", "--jobs", "4"],
+        &[
+            "run",
+            "--report-json",
+            "out/staging.json",
+            "--report-junit",
+            "out/staging.xml",
+            "--report-markdown",
+            "out/staging.md",
+            "--evidence",
+            "out/evidence-staging",
+            "--jobs",
+            "4",
+        ],
         None,
     );
     assert_eq!(code, 0, "shipped drills pass against luota demo:\n{out}");
@@ -322,6 +354,37 @@ defaults:
         None,
     );
     assert_eq!(code, 1, "{out}");
+    // 2b. An app that echoes the Authorization header back, into every report format.
+    let (code, out) = scan.run(
+        &[
+            "run",
+            "extra/echo-app.yaml",
+            "--target",
+            "echo-app",
+            "--report-json",
+            "out/echo-app.json",
+            "--report-junit",
+            "out/echo-app.xml",
+            "--report-markdown",
+            "out/echo-app.md",
+            "--evidence",
+            "out/evidence-echo-app",
+        ],
+        None,
+    );
+    assert!(code == 1 || code == 3, "{out}");
+    // The app's echo (with its Authorization header) is kept as evidence, redacted.
+    let mut evidence = Vec::new();
+    files_under(&work.join("out/evidence-echo-app"), &mut evidence);
+    let kept: String = evidence
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .collect();
+    assert!(
+        kept.to_ascii_lowercase().contains("authorization: bearer")
+            || kept.to_ascii_lowercase().contains("authorization: [redacted]"),
+        "the echoed request is in the evidence: {kept}"
+    );
     // 3. Every signature mode against the echo handler.
     let (code, out) = scan.run(
         &[
@@ -387,6 +450,28 @@ defaults:
     scan.run(&["event", "invoice.paid", "--set", "customer=cus_1"], None);
     scan.run(&["event", "--list"], None);
     scan.run(&["demo", "--list-faults"], None);
+    scan.run(
+        &[
+            "send",
+            "--to",
+            &echo.url("/webhook"),
+            "--secret-env",
+            "LUOTA_SCAN_WHSEC",
+            "--type",
+            "invoice.paid",
+        ],
+        None,
+    );
+    scan.run(
+        &["send", "--to", &echo.url("/webhook"), "--secret-env", "LUOTA_SCAN_WHSEC", "--body", "-", "--signature", "rotated"],
+        Some(b"{\"id\":\"evt_1\",\"object\":\"event\"}"),
+    );
+    scan.run(&["init", "--dir", "initdir", "--force"], None);
+    scan.run(&["validate", "initdir/drills", "--config", "initdir/luota.yaml"], None);
+    scan.run(&["schema", "drill"], None);
+    scan.run(&["schema", "config"], None);
+    scan.run(&["completions", "bash"], None);
+    scan.run(&["snapshots", "accept", "extra"], None);
     for help in [
         &["--help"][..],
         &["run", "--help"],

@@ -33,19 +33,6 @@ fn write(path: &Path, what: &str, text: &str) -> i32 {
     }
 }
 
-/// The redactions for evidence of this target.
-pub fn redactions(cx: &RunContext) -> evidence::Redactions {
-    let mut secrets = vec![cx.target.secret.expose().to_string()];
-    secrets.extend(cx.target.secondary.as_ref().map(|s| s.expose().to_string()));
-    // Values of the target's secret variables, in case they were templated anywhere.
-    for var in &cx.target.secret_env_names {
-        if let Ok(v) = std::env::var(var) {
-            secrets.push(v);
-        }
-    }
-    evidence::Redactions::new(cx.target.headers.keys().cloned(), secrets)
-}
-
 /// Write every requested report; returns the exit code for write failures.
 pub fn write_reports(args: &ReportArgs, run: &RunRecord, cx: Option<&RunContext>) -> i32 {
     let mut codes = Vec::new();
@@ -64,7 +51,7 @@ pub fn write_reports(args: &ReportArgs, run: &RunRecord, cx: Option<&RunContext>
         }
     }
     if let (Some(dir), Some(cx)) = (&args.evidence, cx) {
-        let red = redactions(cx);
+        let red = cx.redactions();
         for d in &run.drills {
             if d.evidence.is_empty() && d.run_uid.is_empty() {
                 continue;

@@ -51,6 +51,10 @@ pub struct RunArgs {
 pub struct ValidateArgs {
     /// Drill files or folders (recursively). Default: the `drills` folder named in luota.yaml.
     pub paths: Vec<PathBuf>,
+    /// Plan the drills for this target's config (default: `default_target`, else `demo`);
+    /// nothing is resolved or sent, no secret is read.
+    #[arg(long, short)]
+    pub target: Option<String>,
     #[command(flatten)]
     pub config: ConfigArg,
 }
@@ -109,14 +113,28 @@ fn load_all(config: &ConfigArg, paths: &[PathBuf]) -> Result<(Config, Vec<Input>
 }
 
 pub fn validate(args: ValidateArgs) -> i32 {
-    let (_, inputs) = match load_all(&args.config, &args.paths) {
+    let (config, inputs) = match load_all(&args.config, &args.paths) {
         Ok(x) => x,
         Err(code) => return code,
     };
-    let bad = inputs
-        .iter()
-        .filter(|i| matches!(i, Input::Invalid { .. }))
-        .count();
+    let target = args
+        .target
+        .clone()
+        .unwrap_or_else(|| config.default_target.clone());
+    // What loading cannot see (templates, policy checks) shows when planning.
+    let mut bad = 0;
+    for input in &inputs {
+        match input {
+            Input::Invalid { .. } => bad += 1,
+            Input::Loaded(d) => {
+                if let Err(crate::plan::PlanError::Invalid(diag)) = runner::plan_offline(&config, &target, d)
+                {
+                    eprint!("{diag}");
+                    bad += 1;
+                }
+            }
+        }
+    }
     println!(
         "{}: {} valid, {} invalid",
         report::count(inputs.len(), "drill file"),

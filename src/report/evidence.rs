@@ -111,7 +111,8 @@ impl Redactions {
         }
     }
 
-    fn scrub(&self, text: String) -> String {
+    /// `text` with every secret value replaced by `[redacted]`.
+    pub fn scrub(&self, text: String) -> String {
         self.values
             .iter()
             .fold(text, |t, v| t.replace(v.as_str(), "[redacted]"))

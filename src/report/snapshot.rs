@@ -37,6 +37,19 @@ pub fn path_for(drill_path: &Path, target: &str) -> PathBuf {
     dir.join(DIR).join(format!("{stem}.{target}.{EXT}"))
 }
 
+/// The drill's path as the snapshot shows it: relative to the working
+/// directory when the drill is under it, so `luota run drills/x.yaml` and
+/// `luota run /abs/…/drills/x.yaml` record the same outcome.
+fn stable_path(path: &str) -> String {
+    let p = Path::new(path);
+    let rel = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| p.strip_prefix(&cwd).ok().map(Path::to_path_buf))
+        .unwrap_or_else(|| p.to_path_buf());
+    let text = rel.to_string_lossy().replace('\\', "/");
+    text.strip_prefix("./").map(str::to_string).unwrap_or(text)
+}
+
 /// The pending path beside an accepted snapshot path.
 pub fn pending_for(snap: &Path) -> PathBuf {
     let mut s = snap.as_os_str().to_owned();
@@ -104,7 +117,7 @@ fn value(v: &Option<serde_json::Value>) -> String {
 pub fn render(d: &DrillRecord, target: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "drill: {}", d.name);
-    let _ = writeln!(out, "path: {}", d.path.replace('\\', "/"));
+    let _ = writeln!(out, "path: {}", stable_path(&d.path));
     let _ = writeln!(out, "target: {target}");
     let _ = writeln!(
         out,
