@@ -164,6 +164,19 @@ pub struct Defaults {
     #[serde(default = "default_settle", with = "duration_text")]
     #[schemars(with = "crate::cli::schema::DurationTextSchema")]
     pub settle: Duration,
+    /// How old `t` is for the `stale` and `replayed` signature modes (default 10m;
+    /// Stripe's SDKs reject anything older than their 300 s tolerance).
+    #[serde(default = "default_shift", with = "duration_text")]
+    #[schemars(with = "crate::cli::schema::DurationTextSchema")]
+    pub stale_age: Duration,
+    /// How far ahead `t` is for the `future` signature mode (default 10m).
+    #[serde(default = "default_shift", with = "duration_text")]
+    #[schemars(with = "crate::cli::schema::DurationTextSchema")]
+    pub future_by: Duration,
+}
+
+fn default_shift() -> Duration {
+    Duration::from_secs(600)
 }
 
 fn default_timeout() -> Duration {
@@ -189,6 +202,18 @@ impl Default for Defaults {
             poll_interval: default_poll(),
             poll_max: default_poll_max(),
             settle: default_settle(),
+            stale_age: default_shift(),
+            future_by: default_shift(),
+        }
+    }
+}
+
+impl Defaults {
+    /// The time shifts of the `stale`, `replayed` and `future` signature modes.
+    pub fn sign_options(&self) -> crate::stripe::signature::SignOptions {
+        crate::stripe::signature::SignOptions {
+            stale_age_secs: self.stale_age.as_secs() as i64,
+            future_secs: self.future_by.as_secs() as i64,
         }
     }
 }

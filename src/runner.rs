@@ -75,12 +75,13 @@ impl RunContext {
             .pool_idle_timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        let sender = Sender::new(
+        let mut sender = Sender::new(
             client.clone(),
             target.webhook.clone(),
             target.secret.clone(),
             target.secondary.clone(),
         );
+        sender.sign = config.defaults.sign_options();
         let prober = Prober::new(client, timeout, target.database.clone());
         let polling = Polling {
             first: config.defaults.poll_interval,

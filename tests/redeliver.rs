@@ -154,3 +154,37 @@ fn redeliver_that_never_gets_a_2xx_fails_the_drill() {
     // The first delivery and `attempts` retries, then it gives up.
     assert_eq!(seen.lock().unwrap().len(), 3);
 }
+
+/// `defaults.stale_age` and `defaults.future_by` move the time-shifted
+/// signature modes (DESIGN: "stale (t 10 min old, configurable)").
+#[test]
+fn stale_age_and_future_by_are_configurable() {
+    let (base, seen) = refusing_handler(0);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("luota.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "default_target: h\ntargets:\n  h:\n    webhook: {base}/webhook\n    secret_env: LUOTA_REDELIVER_SECRET\ndefaults:\n  settle: 50ms\n  stale_age: 20m\n  future_by: 7m\n"
+        ),
+    )
+    .unwrap();
+    let d = dir.path().join("d.yaml");
+    std::fs::write(
+        &d,
+        "drill: shifted\nevents:\n  e: { type: invoice.paid }\ndeliver:\n  - send: e\n    signature: stale\n    expect_status: 200\n  - send: e\n    signature: future\n    expect_status: 200\n",
+    )
+    .unwrap();
+    Test::new()
+        .args(["run", d.to_str().unwrap(), "--config", cfg.to_str().unwrap()])
+        .args(["--snapshots", "ignore"])
+        .env("LUOTA_REDELIVER_SECRET", SECRET)
+        .status(0)
+        .run();
+    let now = support::now();
+    let seen = seen.lock().unwrap();
+    let stale = now - header_t(&seen[0].signature);
+    let future = header_t(&seen[1].signature) - now;
+    assert!((1190..=1210).contains(&stale), "stale t is {stale} s old");
+    assert!((400..=421).contains(&future), "future t is {future} s ahead");
+}

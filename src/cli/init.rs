@@ -112,6 +112,7 @@ targets:
 defaults:
   timeout: 10s                       # per delivery and app call
   settle: 1s                         # how long checks must keep holding
+  # stale_age: 10m                   # how old `t` is for `signature: stale` / `replayed`
   # api_version: 2025-08-27.basil    # event shapes differ before and after basil
 
 safety:
