@@ -598,6 +598,16 @@ impl<'de> Deserialize<'de> for Matcher {
                         .map(Matcher::Compare)
                         .map_err(serde::de::Error::custom);
                 }
+                // `{gtee: 1}` would silently compare for equality with an object.
+                if let Some(near) = OPERATORS
+                    .iter()
+                    .find(|op| strsim::levenshtein(op, key) <= 1 && key.len() <= 9)
+                {
+                    return Err(serde::de::Error::custom(format!(
+                        "unknown operator `{key}`, did you mean `{near}`? (to compare with an \
+                         object that has a `{key}` key, write `{{eq: {{{key}: ...}}}}`)"
+                    )));
+                }
             }
         }
         Ok(Matcher::Equals(v))

@@ -5,8 +5,12 @@
 //! Same meaning, different bytes: a handler that parses and re-serializes
 //! the body before verifying the signature computes the HMAC over other
 //! bytes and rejects a valid event. The layout is Stripe's (two-space
-//! pretty print, same key order); only the spelling of tokens changes:
+//! pretty print); the envelope keeps Stripe's key order (`id` first), and
+//! the spelling of tokens changes:
 //!
+//! - the keys of every object inside `data.object` are written in reverse
+//!   order — the same object, but an order that neither a sorting
+//!   serializer nor a typed one (struct field order) reproduces;
 //! - every non-ASCII character in a string is written as a `\uXXXX` escape
 //!   (UTF-16 surrogate pairs outside the BMP), lowercase hex, e.g. `\u00e9`;
 //! - the first ASCII letter of every string *value* is written as a
@@ -52,11 +56,32 @@ pub fn encode(event: &Value, encoding: BodyEncoding) -> Vec<u8> {
         }
         BodyEncoding::Compact => serde_json::to_vec(event).expect("a Value always serializes"),
         BodyEncoding::Hostile => {
+            let mut event = event.clone();
+            if let Some(obj) = event.pointer_mut("/data/object") {
+                reverse_keys(obj);
+            }
             let mut out = String::new();
-            hostile_value(event, 0, &mut out);
+            hostile_value(&event, 0, &mut out);
             out.push('\n');
             out.into_bytes()
         }
+    }
+}
+
+/// Reverse the key order of every object in `v`, recursively.
+fn reverse_keys(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            let taken = std::mem::take(map);
+            let mut items: Vec<(String, Value)> = taken.into_iter().collect();
+            items.reverse();
+            for (k, mut item) in items {
+                reverse_keys(&mut item);
+                map.insert(k, item);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(reverse_keys),
+        _ => {}
     }
 }
 
@@ -249,6 +274,10 @@ mod tests {
         assert!(s.contains("\"created\": 1756300000,"));
         assert!(s.contains("\"empty_obj\": {}"));
         assert!(s.contains("\\u0001"));
+        // data.object's keys in reverse order; the envelope's untouched.
+        let at = |k: &str| s.find(&format!("\"{k}\":")).unwrap();
+        assert!(at("fee_percent") > at("huge"), "data.object reversed");
+        assert!(at("id") < at("object") && at("object") < at("created"), "envelope kept");
         // Layout is Stripe's: same lines once the tokens are normalised.
         let lines = s.lines().count();
         assert_eq!(
