@@ -133,6 +133,10 @@ pub struct TargetConfig {
     /// Allow plain `http://` to this target's non-loopback hosts (default: refused).
     #[serde(default)]
     pub allow_plain_http: bool,
+    /// A PEM file of extra CA certificates to trust for this target's `https://`
+    /// URLs (a staging CA), besides the public roots; relative to the working directory.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// Where the deploy SHA comes from: `{env: NAME}` or `{url: URL, json: JSONPATH}`.

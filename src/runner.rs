@@ -14,7 +14,7 @@ use tokio::sync::Semaphore;
 
 use crate::check::Prober;
 use crate::config::Config;
-use crate::deliver::together::{send_together, GroupRequest};
+use crate::deliver::together::{send_together_tls, GroupRequest};
 use crate::deliver::{excerpt, unix_now, Sender, Sent};
 use crate::drill::diagnostic::Diagnostic;
 use crate::drill::load::LoadedDrill;
@@ -69,10 +69,19 @@ impl RunContext {
 
     pub fn new(target: Target, config: Config, rerun_flags: String) -> Result<RunContext, String> {
         let timeout = config.defaults.timeout;
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(timeout)
-            .pool_idle_timeout(Duration::from_secs(30))
+            .pool_idle_timeout(Duration::from_secs(30));
+        if let Some(pem) = &target.ca_pem {
+            // The same extra CA for ordinary deliveries, setup calls and checks.
+            for cert in reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| format!("target `{}`: `ca_file`: {e}", target.name))?
+            {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let client = builder
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         let mut sender = Sender::new(
@@ -808,7 +817,7 @@ async fn deliver_line(
                 PlannedMember::Call(call) => app_call(call),
             });
         }
-        let g = send_together(reqs, d.timeout).await;
+        let g = send_together_tls(reqs, d.timeout, cx.target.tls.clone()).await;
         rec.groups.push(GroupRecord {
             line: d.line,
             requests: g.sent.len(),
@@ -852,7 +861,7 @@ async fn deliver_line(
         for _ in 0..d.copies {
             reqs.push(group_webhook(cx, ev, d.signature, d.body)?);
         }
-        let g = send_together(reqs, d.timeout).await;
+        let g = send_together_tls(reqs, d.timeout, cx.target.tls.clone()).await;
         rec.groups.push(GroupRecord {
             line: d.line,
             requests: g.sent.len(),

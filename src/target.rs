@@ -48,6 +48,12 @@ pub enum TargetError {
     Demo(String),
     #[error("--demo-fault only applies to the `demo` target, not `{0}`")]
     FaultNotDemo(String),
+    #[error("target `{target}`: cannot use `ca_file` {path}: {why}")]
+    CaFile {
+        target: String,
+        path: String,
+        why: String,
+    },
 }
 
 impl TargetError {
@@ -56,7 +62,7 @@ impl TargetError {
     pub fn is_invalid_input(&self) -> bool {
         matches!(
             self,
-            TargetError::Unknown { .. } | TargetError::FaultNotDemo(_)
+            TargetError::Unknown { .. } | TargetError::FaultNotDemo(_) | TargetError::CaFile { .. }
         )
     }
 }
@@ -79,6 +85,10 @@ pub struct Target {
     pub secret_env_names: Vec<String>,
     /// The app's access policy (the target's own, else the config's; the demo has its own).
     pub policy: Option<Policy>,
+    /// Extra CA certificates (PEM) to trust for `https://` (`ca_file`).
+    pub ca_pem: Option<Vec<u8>>,
+    /// The TLS client config for `together` groups (public roots + `ca_pem`).
+    pub tls: std::sync::Arc<rustls::ClientConfig>,
     /// The in-process demo app, when the target is `demo`.
     pub demo: Option<DemoServer>,
 }
@@ -188,6 +198,20 @@ impl Target {
                     .map_err(refuse)?;
             }
         }
+        let ca_error = |why: String| TargetError::CaFile {
+            target: name.to_string(),
+            path: t
+                .ca_file
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            why,
+        };
+        let ca_pem = match &t.ca_file {
+            Some(p) => Some(std::fs::read(p).map_err(|e| ca_error(e.to_string()))?),
+            None => None,
+        };
+        let tls = crate::deliver::tls::client_config(ca_pem.as_deref()).map_err(ca_error)?;
         let mut secret_env_names = vec![t.secret_env.clone()];
         secret_env_names.extend(t.secondary_secret_env.clone());
         secret_env_names.extend(t.database_env.clone());
@@ -203,6 +227,8 @@ impl Target {
             allow_plain_http: t.allow_plain_http,
             secret_env_names,
             policy: t.policy.clone().or_else(|| config.policy.clone()),
+            ca_pem,
+            tls,
             demo: None,
         })
     }
@@ -235,6 +261,8 @@ impl Target {
             allow_plain_http: false,
             secret_env_names: Vec::new(),
             policy: Some(Policy::demo()),
+            ca_pem: None,
+            tls: crate::deliver::tls::public_roots(),
             demo: Some(server),
         })
     }

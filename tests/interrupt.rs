@@ -82,6 +82,8 @@ fn interrupted_run(signal: &str) {
         "drill: still running\nevents:\n  e: { type: invoice.paid }\ndeliver:\n  - send: e\n  - send: e\n    after: 60s\n",
     );
     let json = dir.path().join("r.json");
+    let junit = dir.path().join("r.xml");
+    let md = dir.path().join("r.md");
     let mut child = spawn(&[
         "run",
         &fast,
@@ -92,6 +94,10 @@ fn interrupted_run(signal: &str) {
         &cfg,
         "--report-json",
         json.to_str().unwrap(),
+        "--report-junit",
+        junit.to_str().unwrap(),
+        "--report-markdown",
+        md.to_str().unwrap(),
     ]);
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut seen = String::new();
@@ -130,6 +136,13 @@ fn interrupted_run(signal: &str) {
     assert_eq!(report["drills"][0]["verdict"], "passed", "{report:#}");
     assert_eq!(report["drills"][1]["verdict"], "interrupted", "{report:#}");
     assert!(!std::fs::read_to_string(&json).unwrap().contains(SECRET));
+    // Every requested report, not only JSON, holds both drills.
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("finishes first") && xml.contains("still running"), "{xml}");
+    assert!(xml.to_lowercase().contains("interrupted"), "{xml}");
+    let summary = std::fs::read_to_string(&md).unwrap();
+    assert!(summary.contains("finishes first") && summary.contains("still running"), "{summary}");
+    assert!(summary.to_lowercase().contains("interrupted"), "{summary}");
     no_temp_files(dir.path());
 }
 

@@ -602,3 +602,70 @@ fn shards_split_the_drills_without_overlap() {
         .count();
     assert_eq!(n, shipped, "every drill in one shard");
 }
+
+/// A loopback app whose every answer is its version document.
+fn version_server() -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            std::thread::spawn(move || {
+                use std::io::{Read, Write};
+                let mut s = s;
+                let mut buf = [0u8; 65536];
+                let mut got = Vec::new();
+                // Read the head and whatever body came with it, then answer.
+                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(20));
+                let body = br#"{"version":{"sha":"9f8e7d6c"}}"#;
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = s.write_all(body);
+            });
+        }
+    });
+    format!("http://127.0.0.1:{port}")
+}
+
+/// `deploy_sha: {url, json}` is read at run start and shown in the incident;
+/// a version URL on a host that is not allowed is refused, never fetched.
+#[test]
+fn deploy_sha_is_read_from_a_version_url_and_its_host_must_be_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = version_server();
+    let cfg = config(
+        dir.path(),
+        &format!("{app}/webhook"),
+        &format!("    deploy_sha: {{ url: \"{app}/version\", json: \"$.version.sha\" }}\n"),
+    );
+    let drill = write(
+        dir.path(),
+        "d.yaml",
+        "drill: a check that fails\nevents:\n  e: { type: invoice.paid }\ndeliver:\n  - send: e\nexpect:\n  within: 200ms\n  checks:\n    - name: the plan is enterprise\n      http: GET {{ target.app }}/state\n      json: { $.plan: enterprise }\n",
+    );
+    let run = run_json(&["run", &drill, "--config", &cfg], &[("LUOTA_TEST_SECRET", SECRET)], 1);
+    let deploy = run.deploy.as_ref().unwrap();
+    assert_eq!(deploy.sha.as_deref(), Some("9f8e7d6c"), "{deploy:?}");
+    let incident = run.drills[0].incident.as_ref().unwrap();
+    assert_eq!(incident.deploy_sha.as_deref(), Some("9f8e7d6c"));
+    assert!(terminal::drill_detail(&run.drills[0]).contains("9f8e7d6c"));
+
+    let cfg = config(
+        dir.path(),
+        &format!("{app}/webhook"),
+        "    deploy_sha: { url: \"https://version.example.invalid/v\", json: \"$.sha\" }\n",
+    );
+    let run = run_json(&["run", &drill, "--config", &cfg], &[("LUOTA_TEST_SECRET", SECRET)], 1);
+    let deploy = run.deploy.as_ref().unwrap();
+    assert_eq!(deploy.sha, None);
+    let why = deploy.error.as_deref().unwrap_or_default();
+    assert!(why.contains("allowed_hosts"), "refused with how to allow it: {why}");
+}

@@ -7,6 +7,7 @@
 //! API, and only then releases them all on one barrier, recording when each
 //! request was handed to its socket.
 
+pub mod tls;
 pub mod together;
 
 use std::time::{Duration, Instant};

@@ -7,6 +7,10 @@
 //! the request serialized by hyper into a cork in front of the socket, before
 //! one task releases them all by writing each connection's bytes back to back.
 //!
+//! Over `https://` the TLS handshake is part of opening the connection (the
+//! cork is closed only after it), so what waits in the cork is the encrypted
+//! request, and the release writes ciphertext back to back the same way.
+//!
 //! Why a cork and not a barrier of tasks: releasing N tasks on a barrier costs
 //! N wake-ups, and each request then reaches its socket through hyper's
 //! connection task (another wake-up), spread over the runtime's workers. The
@@ -181,16 +185,25 @@ struct Opened {
     ready: oneshot::Receiver<()>,
 }
 
-/// Open a connection (TCP + HTTP/1 handshake) for `req`, corked, and build its request.
-async fn open(req: &GroupRequest, timeout: Duration) -> Result<Opened, (DeliveryOutcome, String)> {
+/// Open a connection (TCP, TLS for `https://`, HTTP/1 handshake) for `req`,
+/// corked, and build its request.
+async fn open(
+    req: &GroupRequest,
+    timeout: Duration,
+    tls: &Arc<rustls::ClientConfig>,
+) -> Result<Opened, (DeliveryOutcome, String)> {
     let parsed = reqwest::Url::parse(&req.url)
         .map_err(|e| (DeliveryOutcome::Broken, format!("bad URL: {e}")))?;
-    if parsed.scheme() != "http" {
-        return Err((
-            DeliveryOutcome::Broken,
-            "together groups need http:// URLs in this version".into(),
-        ));
-    }
+    let secure = match parsed.scheme() {
+        "http" => false,
+        "https" => true,
+        other => {
+            return Err((
+                DeliveryOutcome::Broken,
+                format!("together groups send over http:// or https://, not {other}://"),
+            ))
+        }
+    };
     let host = parsed
         .host_str()
         .unwrap_or("127.0.0.1")
@@ -207,8 +220,9 @@ async fn open(req: &GroupRequest, timeout: Duration) -> Result<Opened, (Delivery
         None => parsed.path().to_string(),
     };
     let (ready_tx, ready) = oneshot::channel();
+    // Uncorked while TLS shakes hands; corked before hyper gets the request.
     let cork = Arc::new(Mutex::new(Cork {
-        corked: true,
+        corked: !secure,
         buf: Vec::new(),
     }));
     let (sender, stream) = tokio::time::timeout(timeout, async {
@@ -222,10 +236,26 @@ async fn open(req: &GroupRequest, timeout: Duration) -> Result<Opened, (Delivery
             cork: cork.clone(),
             ready: Some(ready_tx),
         };
-        let (sender, conn) = http1::handshake(TokioIo::new(io))
-            .await
-            .map_err(|e| format!("could not connect: {e}"))?;
-        tokio::spawn(conn);
+        let sender = if secure {
+            let name = rustls::pki_types::ServerName::try_from(host.clone())
+                .map_err(|e| format!("could not connect: `{host}` is not a TLS server name: {e}"))?;
+            let tls = tokio_rustls::TlsConnector::from(tls.clone())
+                .connect(name, io)
+                .await
+                .map_err(|e| format!("could not connect: TLS handshake with {host} failed: {e}"))?;
+            cork.lock().unwrap_or_else(|p| p.into_inner()).corked = true;
+            let (sender, conn) = http1::handshake(TokioIo::new(tls))
+                .await
+                .map_err(|e| format!("could not connect: {e}"))?;
+            tokio::spawn(conn);
+            sender
+        } else {
+            let (sender, conn) = http1::handshake(TokioIo::new(io))
+                .await
+                .map_err(|e| format!("could not connect: {e}"))?;
+            tokio::spawn(conn);
+            sender
+        };
         Ok::<_, String>((sender, stream))
     })
     .await
@@ -310,11 +340,20 @@ async fn release(
 /// A connection whose request was not serialized in time (it died, or hyper
 /// stalled) is not released half-built: it is reported as broken.
 pub async fn send_together(requests: Vec<GroupRequest>, timeout: Duration) -> GroupResult {
+    send_together_tls(requests, timeout, super::tls::public_roots()).await
+}
+
+/// [`send_together`], trusting `tls` for `https://` (the target's CA as well).
+pub async fn send_together_tls(
+    requests: Vec<GroupRequest>,
+    timeout: Duration,
+    tls: Arc<rustls::ClientConfig>,
+) -> GroupResult {
     // Open every connection and queue every request first.
     let mut out: Vec<Option<Sent>> = Vec::with_capacity(requests.len());
     let mut opened = Vec::new();
     for (i, req) in requests.iter().enumerate() {
-        match open(req, timeout).await {
+        match open(req, timeout, &tls).await {
             Ok(o) => {
                 out.push(None);
                 opened.push((i, o));

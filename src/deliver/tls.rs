@@ -1,0 +1,60 @@
+//! TLS for `together` groups.
+//!
+//! Ordinary deliveries use reqwest's rustls with the public (webpki) roots.
+//! A `together` group opens its own connections with hyper's connection
+//! API, so it needs the same trust set up by hand: the same rustls, the same
+//! webpki roots, plus the target's `ca_file` (a staging CA) when it has one.
+//! The TLS handshake happens while the connection is opened, before the
+//! release; only the encrypted request waits in the cork.
+
+use std::sync::{Arc, OnceLock};
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
+use rustls::{ClientConfig, RootCertStore};
+
+/// The client config: webpki roots, plus every certificate in `extra_ca_pem`.
+pub fn client_config(extra_ca_pem: Option<&[u8]>) -> Result<Arc<ClientConfig>, String> {
+    let mut roots = RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(pem) = extra_ca_pem {
+        let mut added = 0;
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            let cert = cert.map_err(|e| format!("not a PEM certificate: {e}"))?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("not a usable CA certificate: {e}"))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err("no PEM certificate (-----BEGIN CERTIFICATE-----) in it".into());
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// The config with the public roots only (shared).
+pub fn public_roots() -> Arc<ClientConfig> {
+    static CONFIG: OnceLock<Arc<ClientConfig>> = OnceLock::new();
+    CONFIG
+        .get_or_init(|| client_config(None).expect("the public roots make a valid config"))
+        .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_without_certificates_is_a_clear_error() {
+        let e = client_config(Some(b"just text\n")).unwrap_err();
+        assert!(e.contains("no PEM certificate"), "{e}");
+        assert!(client_config(None).is_ok());
+    }
+}

@@ -1,0 +1,222 @@
+//! `https://` targets: ordinary deliveries and `together` groups over TLS,
+//! against a real TLS server on loopback (Python's `ssl`, a certificate made
+//! by `openssl` and signed by a throwaway CA that the target names in
+//! `ca_file`). Pins that a `together` group is no longer refused for https
+//! and that it trusts the same CA as ordinary deliveries.
+
+mod builder;
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use builder::Test;
+
+const SECRET: &str = "whsec_tls_test_secret";
+
+/// A throwaway CA and a leaf for 127.0.0.1 signed by it, made with openssl.
+fn make_certs(dir: &Path) {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run openssl: {e}"));
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+        "-days", "2", "-subj", "/CN=luota test CA",
+    ]);
+    run(&[
+        "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "leaf.key", "-out", "leaf.csr",
+        "-subj", "/CN=127.0.0.1",
+    ]);
+    std::fs::write(
+        dir.join("leaf.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(&[
+        "x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+        "-CAcreateserial", "-out", "leaf.pem", "-days", "2", "-extfile", "leaf.ext",
+    ]);
+}
+
+const SERVER: &str = r#"
+import http.server, ssl, sys, threading, json
+log = open(sys.argv[2], "a")
+lock = threading.Lock()
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("content-length", 0)))
+        with lock:
+            log.write(json.dumps({"sig": self.headers.get("stripe-signature", ""), "body": body.decode()}) + "\n")
+            log.flush()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+    def log_message(self, *a):
+        pass
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[1] + "/leaf.pem", sys.argv[1] + "/leaf.key")
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+threading.Timer(60, srv.shutdown).start()   # bounded: gone within a minute
+print("READY", srv.server_address[1], flush=True)
+srv.serve_forever()
+"#;
+
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn tls_server(dir: &Path) -> Option<Server> {
+    let python = support::require("python", support::python())?;
+    std::fs::write(dir.join("server.py"), SERVER).unwrap();
+    let mut child = Command::new(python)
+        .arg(dir.join("server.py"))
+        .arg(dir)
+        .arg(dir.join("requests.log"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("python3 starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line
+        .trim()
+        .strip_prefix("READY ")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("the TLS server did not start: {line:?}"));
+    Some(Server { child, port })
+}
+
+fn setup(ca_file: bool) -> Option<(tempfile::TempDir, Server, String, String)> {
+    let dir = tempfile::tempdir().unwrap();
+    make_certs(dir.path());
+    let server = tls_server(dir.path())?;
+    let ca = if ca_file {
+        format!("    ca_file: {}\n", dir.path().join("ca.pem").display())
+    } else {
+        String::new()
+    };
+    let cfg = dir.path().join("luota.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "default_target: staging\ntargets:\n  staging:\n    webhook: https://127.0.0.1:{}/webhook\n    secret_env: LUOTA_TLS_SECRET\n{ca}defaults:\n  timeout: 5s\n  settle: 50ms\n",
+            server.port
+        ),
+    )
+    .unwrap();
+    let drill = dir.path().join("d.yaml");
+    std::fs::write(
+        &drill,
+        "drill: over TLS\nevents:\n  e: { type: checkout.session.completed }\ndeliver:\n  - send: e\n  - send: e\n    copies: 8\n    together: true\n",
+    )
+    .unwrap();
+    let (cfg, drill) = (
+        cfg.to_str().unwrap().to_string(),
+        drill.to_str().unwrap().to_string(),
+    );
+    Some((dir, server, cfg, drill))
+}
+
+#[test]
+fn a_together_group_goes_out_over_https_trusting_the_targets_ca() {
+    let Some((dir, _server, cfg, drill)) = setup(true) else {
+        return;
+    };
+    let json = dir.path().join("r.json");
+    Test::new()
+        .args(["run", &drill, "--config", &cfg, "--snapshots", "ignore"])
+        .args(["--report-json", json.to_str().unwrap()])
+        .env("LUOTA_TLS_SECRET", SECRET)
+        .status(0)
+        .run();
+    let log = std::fs::read_to_string(dir.path().join("requests.log")).unwrap();
+    let seen: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(seen.len(), 9, "one single delivery and 8 together, all over TLS");
+    for r in &seen {
+        let sig = r["sig"].as_str().unwrap();
+        let t: i64 = sig
+            .split(',')
+            .find_map(|p| p.strip_prefix("t="))
+            .unwrap()
+            .parse()
+            .unwrap();
+        let body = r["body"].as_str().unwrap().as_bytes();
+        assert_eq!(sig, support::openssl_header(SECRET, t, body), "validly signed");
+    }
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let groups = report["drills"][0]["steps"][0]["groups"].as_array().unwrap();
+    assert_eq!(groups[0]["requests"], 8);
+}
+
+#[test]
+fn without_the_ca_a_tls_target_is_a_clear_connection_error_not_a_hang() {
+    let Some((_dir, _server, cfg, drill)) = setup(false) else {
+        return;
+    };
+    let ran = Test::new()
+        .args(["run", &drill, "--config", &cfg, "--snapshots", "ignore"])
+        .env("LUOTA_TLS_SECRET", SECRET)
+        .status(3)
+        .run();
+    let all = format!("{}{}", ran.stdout, ran.stderr).to_lowercase();
+    assert!(
+        all.contains("certificate") || all.contains("tls handshake"),
+        "says why: {all}"
+    );
+    println!("{all}");
+}
+
+#[test]
+fn a_ca_file_that_is_not_a_certificate_is_invalid_input() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ca.pem"), "not a certificate\n").unwrap();
+    let cfg = dir.path().join("luota.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "default_target: tls\ntargets:\n  tls:\n    webhook: https://127.0.0.1:9/webhook\n    secret_env: LUOTA_TLS_SECRET\n    ca_file: {}\n",
+            dir.path().join("ca.pem").display()
+        ),
+    )
+    .unwrap();
+    let drill = dir.path().join("d.yaml");
+    std::fs::write(
+        &drill,
+        "drill: d\nevents:\n  e: { type: invoice.paid }\ndeliver:\n  - send: e\n",
+    )
+    .unwrap();
+    Test::new()
+        .args(["run", drill.to_str().unwrap(), "--config", cfg.to_str().unwrap()])
+        .env("LUOTA_TLS_SECRET", SECRET)
+        .status(2)
+        .stderr_has("cannot use `ca_file`")
+        .run();
+}
