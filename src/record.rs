@@ -11,7 +11,7 @@ use crate::drill::model::Stage;
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// One `luota run`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunRecord {
     pub schema_version: u32,
     pub luota_version: String,
@@ -31,7 +31,7 @@ pub struct RunRecord {
 }
 
 /// Which deploy of the target the run exercised.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DeployRecord {
     /// The deploy SHA (or version) as read.
     pub sha: Option<String>,
@@ -42,7 +42,7 @@ pub struct DeployRecord {
 }
 
 /// The verdict of one drill.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// Every promise held.
@@ -70,7 +70,7 @@ impl Verdict {
 }
 
 /// One drill's execution.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DrillRecord {
     /// The drill file, as given.
     pub path: String,
@@ -102,7 +102,7 @@ pub struct DrillRecord {
 }
 
 /// An event the drill rendered.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EventRecord {
     pub name: String,
     pub id: String,
@@ -115,7 +115,7 @@ pub struct EventRecord {
 }
 
 /// One step (a single-step drill has one, named after the drill).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StepRecord {
     pub name: String,
     pub setup: Vec<CallRecord>,
@@ -135,7 +135,7 @@ pub struct StepRecord {
 }
 
 /// A `together` group's release.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GroupRecord {
     pub line: usize,
     pub requests: usize,
@@ -144,7 +144,7 @@ pub struct GroupRecord {
 }
 
 /// A setup call.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CallRecord {
     pub method: String,
     pub url: String,
@@ -155,7 +155,7 @@ pub struct CallRecord {
 }
 
 /// What happened to one delivered request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum DeliveryOutcome {
     /// The handler answered with a status.
@@ -169,7 +169,7 @@ pub enum DeliveryOutcome {
 }
 
 /// One delivered request.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DeliveryRecord {
     /// Index of the plan line in its step.
     pub line: usize,
@@ -203,7 +203,7 @@ pub struct DeliveryRecord {
 }
 
 /// One outcome check's result.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CheckRecord {
     pub name: String,
     pub stage: Option<Stage>,
@@ -216,7 +216,7 @@ pub struct CheckRecord {
 }
 
 /// One JSONPath assertion of a check.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AssertionRecord {
     pub path: String,
     pub expected: String,
@@ -238,7 +238,7 @@ impl AssertionRecord {
 }
 
 /// A `stable` or `unchanged` value: baseline vs final.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ValueRecord {
     pub probe: String,
     pub path: String,

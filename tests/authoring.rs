@@ -35,7 +35,7 @@ fn errors(v: &jsonschema::Validator, instance: &Value) -> Vec<String> {
 
 #[test]
 fn committed_schemas_are_up_to_date() {
-    for kind in ["drill", "config"] {
+    for kind in ["drill", "config", "report"] {
         let out = Test::new().args(["schema", kind]).status(0).run().stdout;
         let path = repo().join(format!("schema/{kind}.schema.json"));
         let committed = std::fs::read_to_string(&path).unwrap_or_default();
@@ -45,6 +45,46 @@ fn committed_schemas_are_up_to_date() {
             path.display()
         );
     }
+}
+
+/// The JSON run record of real runs (passed, failed with an incident,
+/// errored, invalid, control) validates against `luota schema report`.
+#[test]
+fn json_reports_validate_against_the_report_schema() {
+    let v = validator(&schema("report"));
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "drill: broken\nwithn: 2s\n").unwrap();
+    let runs: [(&[&str], i32); 2] = [
+        (&["drills/checkout-grants-access.yaml", "drills/control-incomplete-subscription-grants-nothing.yaml"], 0),
+        (&["drills/payment-failure-grace.yaml", "--demo-fault", "payment-failure-ignored"], 1),
+    ];
+    for (args, status) in runs {
+        let json = dir.path().join("r.json");
+        Test::new()
+            .arg("run")
+            .args(args)
+            .args(["--snapshots", "ignore", "--report-json", json.to_str().unwrap()])
+            .status(status)
+            .run();
+        let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+        let errs = errors(&v, &report);
+        assert!(errs.is_empty(), "{args:?}: {errs:#?}");
+    }
+    // An invalid drill and an unreachable target (errored) in one record.
+    let cfg = dir.path().join("luota.yaml");
+    std::fs::write(&cfg, "default_target: gone\ntargets:\n  gone:\n    webhook: http://127.0.0.1:9/webhook\n    secret_env: LUOTA_SCHEMA_TEST_SECRET\n").unwrap();
+    let json = dir.path().join("e.json");
+    Test::new()
+        .args(["run", "drills/checkout-grants-access.yaml", bad.to_str().unwrap()])
+        .args(["--config", cfg.to_str().unwrap(), "--snapshots", "ignore", "--report-json", json.to_str().unwrap()])
+        .env("LUOTA_SCHEMA_TEST_SECRET", "whsec_schema_test")
+        .status(2)
+        .run();
+    let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let errs = errors(&v, &report);
+    assert!(errs.is_empty(), "{errs:#?}");
+    assert_eq!(report["drills"].as_array().unwrap().len(), 2);
 }
 
 #[test]

@@ -1,6 +1,7 @@
-//! `luota schema [drill|config]`: JSON Schema for drill files and `luota.yaml`,
-//! generated (schemars) from the same serde types the loader deserializes,
-//! so the schema cannot drift from what `luota validate` accepts.
+//! `luota schema [drill|config|report]`: JSON Schema for drill files and
+//! `luota.yaml`, generated (schemars) from the same serde types the loader
+//! deserializes, so the schema cannot drift from what `luota validate`
+//! accepts; and for the JSON run record, from the types the report writes.
 //!
 //! Types whose serde form is hand-written (durations, status patterns, JSON
 //! matchers) get hand-written schemas here that accept exactly the forms
@@ -28,6 +29,8 @@ pub enum SchemaKind {
     Drill,
     /// The config file (luota.yaml).
     Config,
+    /// The run record `--report-json` writes (its `schema_version` is the version of this schema).
+    Report,
 }
 
 /// The schema for `kind`, as pretty JSON with a trailing newline.
@@ -35,10 +38,12 @@ pub fn schema_json(kind: SchemaKind) -> String {
     let mut schema = match kind {
         SchemaKind::Drill => schemars::schema_for!(crate::drill::model::Drill),
         SchemaKind::Config => schemars::schema_for!(crate::config::Config),
+        SchemaKind::Report => schemars::schema_for!(crate::record::RunRecord),
     };
     let title = match kind {
         SchemaKind::Drill => "Luota drill file",
         SchemaKind::Config => "Luota config (luota.yaml)",
+        SchemaKind::Report => "Luota run record (--report-json), schema_version 1",
     };
     // No `$id`: luota has no published schema URL; the files are used by path.
     schema.insert("title".into(), title.into());

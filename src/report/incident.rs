@@ -36,7 +36,7 @@ use crate::report::human_duration;
 use crate::runner::show;
 
 /// An incident: one per failed drill.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Incident {
     /// The first thing that did not happen, as one line.
     pub summary: String,
@@ -59,14 +59,14 @@ pub struct Incident {
     pub rerun: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct IncidentEvent {
     pub id: String,
     #[serde(rename = "type")]
     pub event_type: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AccessOutcome {
     pub expected: String,
     pub observed: String,
@@ -87,7 +87,7 @@ impl AccessOutcome {
 }
 
 /// What kind of promise a failure broke.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FailureKind {
     Check,
@@ -97,7 +97,7 @@ pub enum FailureKind {
 }
 
 /// One thing that did not happen, already phrased.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Failure {
     pub kind: FailureKind,
     /// The step, for multi-step drills.
@@ -123,7 +123,7 @@ impl Failure {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum LinkState {
     Held,
@@ -132,14 +132,14 @@ pub enum LinkState {
 }
 
 /// One link of the spine.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Link {
     /// `signal`, `billing`, `entitlement`, `access`, `notification`.
     pub stage: String,
     pub state: LinkState,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum RetryAdvice {
     /// Rows 3 and 4 of the decision table.
@@ -153,7 +153,7 @@ pub enum RetryAdvice {
 }
 
 /// Retry guidance: the advice, the table row, and why.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Retry {
     pub advice: RetryAdvice,
     /// The row of the decision table (module doc, README) that applied.
