@@ -258,10 +258,11 @@ pub fn load(explicit: Option<&Path>) -> Result<(Config, Option<PathBuf>), Diagno
             p
         }
     };
-    let source = std::fs::read_to_string(&path).map_err(|e| {
-        Diagnostic::new(&path, "", 1, 1, format!("cannot read config: {e}"))
-            .with_help("create it with `luota init`, or pass --config PATH")
-    })?;
+    let source = crate::drill::load::read_bounded(&path, crate::drill::load::MAX_FILE_BYTES)
+        .map_err(|e| {
+            Diagnostic::new(&path, "", 1, 1, format!("cannot read config: {e}"))
+                .with_help("create it with `luota init`, or pass --config PATH")
+        })?;
     let config: Config = serde_yaml::from_str(&source)
         .map_err(|e| crate::drill::load::from_yaml_error(&path, &source, &e))?;
     if let Some((name, _)) = config

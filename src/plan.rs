@@ -14,8 +14,7 @@ use crate::drill::diagnostic::Diagnostic;
 use crate::drill::load::LoadedDrill;
 use crate::drill::model::{
     Check, Created, Delivery, EventSpec, Expect, HttpCall, Matcher, PolicyRef, Probe, Redeliver,
-    SourceSpec,
-    Stage, StatusExpect, Together,
+    SourceSpec, Stage, StatusExpect, Together,
 };
 use crate::drill::render::{RenderError, Renderer};
 use crate::drill::validate::split_method;
@@ -384,12 +383,13 @@ impl Planner<'_> {
                 .map_err(|e| self.invalid(e))?
         } else if let Some(f) = &spec.file {
             let file = self.d.path.parent().unwrap_or(Path::new(".")).join(f);
-            let text = std::fs::read_to_string(&file).map_err(|e| {
-                PlanError::Invalid(self.d.at(
-                    &format!("{path}.file"),
-                    format!("cannot read event file {}: {e}", file.display()),
-                ))
-            })?;
+            let text = crate::drill::load::read_bounded(&file, crate::drill::load::MAX_FILE_BYTES)
+                .map_err(|e| {
+                    PlanError::Invalid(self.d.at(
+                        &format!("{path}.file"),
+                        format!("cannot read event file {}: {e}", file.display()),
+                    ))
+                })?;
             let v: Value = serde_json::from_str(&text).map_err(|e| {
                 PlanError::Invalid(self.d.at(
                     &format!("{path}.file"),
@@ -759,10 +759,12 @@ impl Planner<'_> {
                 .join(", ")
         };
         let Some(policy) = &self.cx.policy else {
-            return Err(err("this check compares with the access policy, but the target has \
+            return Err(err(
+                "this check compares with the access policy, but the target has \
                  none: declare `policy: {access: {STATUS: LEVEL}, plans: {PLAN: {LIMIT: VALUE}}}` \
                  in luota.yaml (top level, or on the target)"
-                .into()));
+                    .into(),
+            ));
         };
         let key = |given: &Option<String>, field: &str| -> Result<String, PlanError> {
             match (given, &p.event) {

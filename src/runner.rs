@@ -143,6 +143,9 @@ pub async fn run_all(
     let mut set = tokio::task::JoinSet::new();
     let mut slots: Vec<Option<DrillRecord>> = Vec::new();
     let mut names: Vec<(String, String)> = Vec::new();
+    // Which input a task runs, so a task that panicked (a bug) is reported
+    // as that drill's error instead of vanishing as "interrupted".
+    let mut task_slot = std::collections::HashMap::new();
     for (i, input) in inputs.into_iter().enumerate() {
         match input {
             Input::Invalid { path, problems } => {
@@ -155,13 +158,14 @@ pub async fn run_all(
                 slots.push(None);
                 let cx = cx.clone();
                 let sem = sem.clone();
-                set.spawn(async move {
+                let handle = set.spawn(async move {
                     let _permit = sem.acquire_owned().await;
                     let mut rec =
                         crate::report::evidence::capture(cx.evidence, run_drill(&cx, &d)).await;
                     scrub_record(&mut rec, &cx.redactions());
                     (i, rec)
                 });
+                task_slot.insert(handle.id(), i);
             }
         }
     }
@@ -183,6 +187,20 @@ pub async fn run_all(
                 Some(Ok((i, rec))) => {
                     on_done(i, &rec);
                     slots[i] = Some(rec);
+                }
+                Some(Err(e)) if e.is_panic() => {
+                    if let Some(&i) = task_slot.get(&e.id()) {
+                        let (path, name) = &names[i];
+                        let mut r = empty_record(&cx, path, name, String::new());
+                        r.verdict = Verdict::Errored;
+                        r.errors.push(format!(
+                            "luota failed on this drill (a bug in luota, please report it): {}",
+                            panic_text(e.into_panic())
+                        ));
+                        scrub_record(&mut r, &cx.redactions());
+                        on_done(i, &r);
+                        slots[i] = Some(r);
+                    }
                 }
                 Some(Err(_)) => {}
                 None => break,
@@ -213,6 +231,14 @@ pub async fn run_all(
         deploy: cx.deploy.clone(),
         shard: None,
     }
+}
+
+/// The message of a panic payload.
+fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".into())
 }
 
 /// The `NAME`s of `env.NAME` in a template.

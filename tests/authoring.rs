@@ -56,15 +56,33 @@ fn json_reports_validate_against_the_report_schema() {
     let bad = dir.path().join("bad.yaml");
     std::fs::write(&bad, "drill: broken\nwithn: 2s\n").unwrap();
     let runs: [(&[&str], i32); 2] = [
-        (&["drills/checkout-grants-access.yaml", "drills/control-incomplete-subscription-grants-nothing.yaml"], 0),
-        (&["drills/payment-failure-grace.yaml", "--demo-fault", "payment-failure-ignored"], 1),
+        (
+            &[
+                "drills/checkout-grants-access.yaml",
+                "drills/control-incomplete-subscription-grants-nothing.yaml",
+            ],
+            0,
+        ),
+        (
+            &[
+                "drills/payment-failure-grace.yaml",
+                "--demo-fault",
+                "payment-failure-ignored",
+            ],
+            1,
+        ),
     ];
     for (args, status) in runs {
         let json = dir.path().join("r.json");
         Test::new()
             .arg("run")
             .args(args)
-            .args(["--snapshots", "ignore", "--report-json", json.to_str().unwrap()])
+            .args([
+                "--snapshots",
+                "ignore",
+                "--report-json",
+                json.to_str().unwrap(),
+            ])
             .status(status)
             .run();
         let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
@@ -76,8 +94,19 @@ fn json_reports_validate_against_the_report_schema() {
     std::fs::write(&cfg, "default_target: gone\ntargets:\n  gone:\n    webhook: http://127.0.0.1:9/webhook\n    secret_env: LUOTA_SCHEMA_TEST_SECRET\n").unwrap();
     let json = dir.path().join("e.json");
     Test::new()
-        .args(["run", "drills/checkout-grants-access.yaml", bad.to_str().unwrap()])
-        .args(["--config", cfg.to_str().unwrap(), "--snapshots", "ignore", "--report-json", json.to_str().unwrap()])
+        .args([
+            "run",
+            "drills/checkout-grants-access.yaml",
+            bad.to_str().unwrap(),
+        ])
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "--snapshots",
+            "ignore",
+            "--report-json",
+            json.to_str().unwrap(),
+        ])
         .env("LUOTA_SCHEMA_TEST_SECRET", "whsec_schema_test")
         .status(2)
         .run();

@@ -138,10 +138,16 @@ fn interrupted_run(signal: &str) {
     assert!(!std::fs::read_to_string(&json).unwrap().contains(SECRET));
     // Every requested report, not only JSON, holds both drills.
     let xml = std::fs::read_to_string(&junit).unwrap();
-    assert!(xml.contains("finishes first") && xml.contains("still running"), "{xml}");
+    assert!(
+        xml.contains("finishes first") && xml.contains("still running"),
+        "{xml}"
+    );
     assert!(xml.to_lowercase().contains("interrupted"), "{xml}");
     let summary = std::fs::read_to_string(&md).unwrap();
-    assert!(summary.contains("finishes first") && summary.contains("still running"), "{summary}");
+    assert!(
+        summary.contains("finishes first") && summary.contains("still running"),
+        "{summary}"
+    );
     assert!(summary.to_lowercase().contains("interrupted"), "{summary}");
     no_temp_files(dir.path());
 }

@@ -93,7 +93,10 @@ fn policy_matchers_pass_against_the_correct_demo() {
     assert_eq!(a.expected, "\"grace\"");
     assert_eq!(a.because.as_deref(), Some("policy for status past_due"));
     let first = &rec.drills[0].steps[0].checks[0].assertions;
-    assert_eq!(first[0].because.as_deref(), Some("policy for status active"));
+    assert_eq!(
+        first[0].because.as_deref(),
+        Some("policy for status active")
+    );
     assert_eq!(first[1].expected, "100");
     assert_eq!(first[1].because.as_deref(), Some("policy for plan pro"));
 }
@@ -139,8 +142,17 @@ fn a_policy_in_luota_yaml_replaces_the_demos_own() {
     );
     let drill = write(dir.path(), "grace.yaml", GRACE);
     let (rec, ran) = run(dir.path(), &drill, &[], 1);
-    let access = rec.drills[0].incident.as_ref().unwrap().access.clone().unwrap();
-    assert_eq!((access.expected.as_str(), access.observed.as_str()), ("none", "grace"));
+    let access = rec.drills[0]
+        .incident
+        .as_ref()
+        .unwrap()
+        .access
+        .clone()
+        .unwrap();
+    assert_eq!(
+        (access.expected.as_str(), access.observed.as_str()),
+        ("none", "grace")
+    );
     assert!(ran.stdout.contains("(policy for status past_due)"));
 }
 
@@ -149,12 +161,36 @@ fn a_policy_in_luota_yaml_replaces_the_demos_own() {
 #[test]
 fn policy_mistakes_are_located_diagnostics_and_other_drills_still_run() {
     let cases: [(&str, &str, &str); 6] = [
-        ("{ policy: access, status: overdue }", "", "no access for status `overdue`; it names `active`"),
-        ("{ policy: access, event: failed }", "", "event `failed` (invoice.payment_failed) carries no subscription"),
-        ("{ policy: access, event: nope }", "", "no event named `nope`"),
-        ("{ policy: limits.seats, plan: pro }", "", "plan `pro` sets no limit `seats`; it sets `credits`"),
-        ("{ policy: price, plan: pro }", "", "use `access` or `limits.NAME`"),
-        ("{ policy: access, status: past_due, event: created }", "", "give exactly one of `status` or `event`"),
+        (
+            "{ policy: access, status: overdue }",
+            "",
+            "no access for status `overdue`; it names `active`",
+        ),
+        (
+            "{ policy: access, event: failed }",
+            "",
+            "event `failed` (invoice.payment_failed) carries no subscription",
+        ),
+        (
+            "{ policy: access, event: nope }",
+            "",
+            "no event named `nope`",
+        ),
+        (
+            "{ policy: limits.seats, plan: pro }",
+            "",
+            "plan `pro` sets no limit `seats`; it sets `credits`",
+        ),
+        (
+            "{ policy: price, plan: pro }",
+            "",
+            "use `access` or `limits.NAME`",
+        ),
+        (
+            "{ policy: access, status: past_due, event: created }",
+            "",
+            "give exactly one of `status` or `event`",
+        ),
     ];
     for (matcher, _, want) in cases {
         let dir = tempfile::tempdir().unwrap();
@@ -165,10 +201,15 @@ fn policy_mistakes_are_located_diagnostics_and_other_drills_still_run() {
         let _ = (bad, good);
         let all = format!("{}{}", ran.stdout, ran.stderr);
         assert!(all.contains(want), "{matcher}: wanted {want:?} in\n{all}");
-        assert!(all.contains("bad.yaml:50:"), "{matcher}: no location in\n{all}");
+        assert!(
+            all.contains("bad.yaml:50:"),
+            "{matcher}: no location in\n{all}"
+        );
         assert_eq!(rec.drills.len(), 2, "{matcher}: the good drill ran too");
-        assert!(rec.drills.iter().any(|d| d.path.ends_with("good.yaml")
-            && d.verdict == luota::record::Verdict::Passed));
+        assert!(rec
+            .drills
+            .iter()
+            .any(|d| d.path.ends_with("good.yaml") && d.verdict == luota::record::Verdict::Passed));
     }
 }
 
@@ -210,7 +251,11 @@ fn validate_plans_drills_and_reports_policy_mistakes_with_their_location() {
         .stdout_has("2 drill files: 1 valid, 1 invalid")
         .run();
     assert!(ran.stderr.contains("bad.yaml:50:"), "{}", ran.stderr);
-    assert!(ran.stderr.contains("no access for status `overdue`"), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("no access for status `overdue`"),
+        "{}",
+        ran.stderr
+    );
     // Against a target of luota.yaml that has no policy: validate says so, without its secret.
     write(
         dir.path(),

@@ -92,8 +92,18 @@ fn redeliver_retries_a_409_re_signed_with_a_doubling_wait() {
     .unwrap();
     let json = dir.path().join("r.json");
     Test::new()
-        .args(["run", d.to_str().unwrap(), "--config", cfg.to_str().unwrap()])
-        .args(["--snapshots", "ignore", "--report-json", json.to_str().unwrap()])
+        .args([
+            "run",
+            d.to_str().unwrap(),
+            "--config",
+            cfg.to_str().unwrap(),
+        ])
+        .args([
+            "--snapshots",
+            "ignore",
+            "--report-json",
+            json.to_str().unwrap(),
+        ])
         .env("LUOTA_REDELIVER_SECRET", SECRET)
         .status(0)
         .run();
@@ -121,7 +131,12 @@ fn redeliver_retries_a_409_re_signed_with_a_doubling_wait() {
         .unwrap();
     let got: Vec<(u64, u64)> = deliveries
         .iter()
-        .map(|x| (x["attempt"].as_u64().unwrap(), x["status"].as_u64().unwrap()))
+        .map(|x| {
+            (
+                x["attempt"].as_u64().unwrap(),
+                x["status"].as_u64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(got, vec![(0, 409), (1, 409), (2, 200)]);
     assert_eq!(report["drills"][0]["verdict"], "passed");
@@ -146,7 +161,12 @@ fn redeliver_that_never_gets_a_2xx_fails_the_drill() {
     )
     .unwrap();
     Test::new()
-        .args(["run", d.to_str().unwrap(), "--config", cfg.to_str().unwrap()])
+        .args([
+            "run",
+            d.to_str().unwrap(),
+            "--config",
+            cfg.to_str().unwrap(),
+        ])
         .args(["--snapshots", "ignore"])
         .env("LUOTA_REDELIVER_SECRET", SECRET)
         .status(1)
@@ -176,7 +196,12 @@ fn stale_age_and_future_by_are_configurable() {
     )
     .unwrap();
     Test::new()
-        .args(["run", d.to_str().unwrap(), "--config", cfg.to_str().unwrap()])
+        .args([
+            "run",
+            d.to_str().unwrap(),
+            "--config",
+            cfg.to_str().unwrap(),
+        ])
         .args(["--snapshots", "ignore"])
         .env("LUOTA_REDELIVER_SECRET", SECRET)
         .status(0)
@@ -186,5 +211,8 @@ fn stale_age_and_future_by_are_configurable() {
     let stale = now - header_t(&seen[0].signature);
     let future = header_t(&seen[1].signature) - now;
     assert!((1190..=1210).contains(&stale), "stale t is {stale} s old");
-    assert!((400..=421).contains(&future), "future t is {future} s ahead");
+    assert!(
+        (400..=421).contains(&future),
+        "future t is {future} s ahead"
+    );
 }

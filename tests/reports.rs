@@ -651,7 +651,11 @@ fn deploy_sha_is_read_from_a_version_url_and_its_host_must_be_allowed() {
         "d.yaml",
         "drill: a check that fails\nevents:\n  e: { type: invoice.paid }\ndeliver:\n  - send: e\nexpect:\n  within: 200ms\n  checks:\n    - name: the plan is enterprise\n      http: GET {{ target.app }}/state\n      json: { $.plan: enterprise }\n",
     );
-    let run = run_json(&["run", &drill, "--config", &cfg], &[("LUOTA_TEST_SECRET", SECRET)], 1);
+    let run = run_json(
+        &["run", &drill, "--config", &cfg],
+        &[("LUOTA_TEST_SECRET", SECRET)],
+        1,
+    );
     let deploy = run.deploy.as_ref().unwrap();
     assert_eq!(deploy.sha.as_deref(), Some("9f8e7d6c"), "{deploy:?}");
     let incident = run.drills[0].incident.as_ref().unwrap();
@@ -663,9 +667,16 @@ fn deploy_sha_is_read_from_a_version_url_and_its_host_must_be_allowed() {
         &format!("{app}/webhook"),
         "    deploy_sha: { url: \"https://version.example.invalid/v\", json: \"$.sha\" }\n",
     );
-    let run = run_json(&["run", &drill, "--config", &cfg], &[("LUOTA_TEST_SECRET", SECRET)], 1);
+    let run = run_json(
+        &["run", &drill, "--config", &cfg],
+        &[("LUOTA_TEST_SECRET", SECRET)],
+        1,
+    );
     let deploy = run.deploy.as_ref().unwrap();
     assert_eq!(deploy.sha, None);
     let why = deploy.error.as_deref().unwrap_or_default();
-    assert!(why.contains("allowed_hosts"), "refused with how to allow it: {why}");
+    assert!(
+        why.contains("allowed_hosts"),
+        "refused with how to allow it: {why}"
+    );
 }

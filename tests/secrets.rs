@@ -382,7 +382,9 @@ defaults:
         .collect();
     assert!(
         kept.to_ascii_lowercase().contains("authorization: bearer")
-            || kept.to_ascii_lowercase().contains("authorization: [redacted]"),
+            || kept
+                .to_ascii_lowercase()
+                .contains("authorization: [redacted]"),
         "the echoed request is in the evidence: {kept}"
     );
     // 3. Every signature mode against the echo handler.
@@ -463,11 +465,29 @@ defaults:
         None,
     );
     scan.run(
-        &["send", "--to", &echo.url("/webhook"), "--secret-env", "LUOTA_SCAN_WHSEC", "--body", "-", "--signature", "rotated"],
+        &[
+            "send",
+            "--to",
+            &echo.url("/webhook"),
+            "--secret-env",
+            "LUOTA_SCAN_WHSEC",
+            "--body",
+            "-",
+            "--signature",
+            "rotated",
+        ],
         Some(b"{\"id\":\"evt_1\",\"object\":\"event\"}"),
     );
     scan.run(&["init", "--dir", "initdir", "--force"], None);
-    scan.run(&["validate", "initdir/drills", "--config", "initdir/luota.yaml"], None);
+    scan.run(
+        &[
+            "validate",
+            "initdir/drills",
+            "--config",
+            "initdir/luota.yaml",
+        ],
+        None,
+    );
     scan.run(&["schema", "drill"], None);
     scan.run(&["schema", "config"], None);
     scan.run(&["completions", "bash"], None);

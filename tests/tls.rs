@@ -30,12 +30,31 @@ fn make_certs(dir: &Path) {
         );
     };
     run(&[
-        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
-        "-days", "2", "-subj", "/CN=luota test CA",
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=luota test CA",
     ]);
     run(&[
-        "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "leaf.key", "-out", "leaf.csr",
-        "-subj", "/CN=127.0.0.1",
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "leaf.key",
+        "-out",
+        "leaf.csr",
+        "-subj",
+        "/CN=127.0.0.1",
     ]);
     std::fs::write(
         dir.join("leaf.ext"),
@@ -43,8 +62,21 @@ fn make_certs(dir: &Path) {
     )
     .unwrap();
     run(&[
-        "x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-        "-CAcreateserial", "-out", "leaf.pem", "-days", "2", "-extfile", "leaf.ext",
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "leaf.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "leaf.ext",
     ]);
 }
 
@@ -158,7 +190,11 @@ fn a_together_group_goes_out_over_https_trusting_the_targets_ca() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(seen.len(), 9, "one single delivery and 8 together, all over TLS");
+    assert_eq!(
+        seen.len(),
+        9,
+        "one single delivery and 8 together, all over TLS"
+    );
     for r in &seen {
         let sig = r["sig"].as_str().unwrap();
         let t: i64 = sig
@@ -168,11 +204,16 @@ fn a_together_group_goes_out_over_https_trusting_the_targets_ca() {
             .parse()
             .unwrap();
         let body = r["body"].as_str().unwrap().as_bytes();
-        assert_eq!(sig, support::openssl_header(SECRET, t, body), "validly signed");
+        assert_eq!(
+            sig,
+            support::openssl_header(SECRET, t, body),
+            "validly signed"
+        );
     }
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
-    let groups = report["drills"][0]["steps"][0]["groups"].as_array().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let groups = report["drills"][0]["steps"][0]["groups"]
+        .as_array()
+        .unwrap();
     assert_eq!(groups[0]["requests"], 8);
 }
 
@@ -214,7 +255,12 @@ fn a_ca_file_that_is_not_a_certificate_is_invalid_input() {
     )
     .unwrap();
     Test::new()
-        .args(["run", drill.to_str().unwrap(), "--config", cfg.to_str().unwrap()])
+        .args([
+            "run",
+            drill.to_str().unwrap(),
+            "--config",
+            cfg.to_str().unwrap(),
+        ])
         .env("LUOTA_TLS_SECRET", SECRET)
         .status(2)
         .stderr_has("cannot use `ca_file`")

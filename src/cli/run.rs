@@ -127,7 +127,8 @@ pub fn validate(args: ValidateArgs) -> i32 {
         match input {
             Input::Invalid { .. } => bad += 1,
             Input::Loaded(d) => {
-                if let Err(crate::plan::PlanError::Invalid(diag)) = runner::plan_offline(&config, &target, d)
+                if let Err(crate::plan::PlanError::Invalid(diag)) =
+                    runner::plan_offline(&config, &target, d)
                 {
                     eprint!("{diag}");
                     bad += 1;

@@ -237,8 +237,9 @@ async fn open(
             ready: Some(ready_tx),
         };
         let sender = if secure {
-            let name = rustls::pki_types::ServerName::try_from(host.clone())
-                .map_err(|e| format!("could not connect: `{host}` is not a TLS server name: {e}"))?;
+            let name = rustls::pki_types::ServerName::try_from(host.clone()).map_err(|e| {
+                format!("could not connect: `{host}` is not a TLS server name: {e}")
+            })?;
             let tls = tokio_rustls::TlsConnector::from(tls.clone())
                 .connect(name, io)
                 .await

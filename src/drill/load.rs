@@ -38,7 +38,7 @@ pub(crate) fn at(
 
 /// Read and load one drill file.
 pub fn load_file(path: &Path) -> Result<LoadedDrill, Vec<Diagnostic>> {
-    match std::fs::read_to_string(path) {
+    match read_bounded(path, MAX_FILE_BYTES) {
         Ok(source) => load_str(path, source),
         Err(e) => Err(vec![Diagnostic::new(
             path,
@@ -133,11 +133,19 @@ fn unknown_key_help(message: &str) -> Option<String> {
 /// sorted, skipping `__snapshots__`).
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let mut out = Vec::new();
+    // Canonical paths seen: a folder symlinked into itself is walked once,
+    // and a file reached twice (a symlink, or named twice) runs once.
+    let mut dirs = std::collections::HashSet::new();
+    let mut files = std::collections::HashSet::new();
     for p in paths {
         if p.is_dir() {
-            walk(p, &mut out).map_err(|e| format!("cannot read folder {}: {e}", p.display()))?;
-        } else if p.is_file() {
-            out.push(p.clone());
+            walk(p, &mut out, &mut dirs, &mut files)
+                .map_err(|e| format!("cannot read folder {}: {e}", p.display()))?;
+        } else if p.exists() {
+            // A named file is taken as given (FIFOs and devices are refused when read).
+            if files.insert(std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())) {
+                out.push(p.clone());
+            }
         } else {
             return Err(format!("no such drill file or folder: {}", p.display()));
         }
@@ -145,7 +153,15 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     Ok(out)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+fn walk(
+    dir: &Path,
+    out: &mut Vec<PathBuf>,
+    dirs: &mut std::collections::HashSet<PathBuf>,
+    files: &mut std::collections::HashSet<PathBuf>,
+) -> std::io::Result<()> {
+    if !dirs.insert(std::fs::canonicalize(dir)?) {
+        return Ok(());
+    }
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();
@@ -156,12 +172,41 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
             continue;
         }
         if p.is_dir() {
-            walk(&p, out)?;
+            walk(&p, out, dirs, files)?;
         } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
-            out.push(p);
+            if files.insert(std::fs::canonicalize(&p).unwrap_or_else(|_| p.clone())) {
+                out.push(p);
+            }
         }
     }
     Ok(())
+}
+
+/// Drill files, event files and luota.yaml are read up to this size.
+pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Read a user file as UTF-8 text: only a regular file (a FIFO would block
+/// forever, `/dev/zero` would never end), at most `max` bytes.
+pub fn read_bounded(path: &Path, max: u64) -> std::io::Result<String> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file (a FIFO, device or socket is never read)",
+        ));
+    }
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(max + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > max {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {} MiB", max / (1024 * 1024)),
+        ));
+    }
+    Ok(text)
 }
 
 #[cfg(test)]

@@ -627,7 +627,8 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         S(String),
     }
     match Raw::deserialize(d)? {
-        Raw::Ms(ms) => Ok(Duration::from_millis(ms)),
+        Raw::Ms(ms) => bounded(Duration::from_millis(ms), &format!("{ms} (milliseconds)"))
+            .map_err(serde::de::Error::custom),
         Raw::S(s) => parse_duration(&s).map_err(serde::de::Error::custom),
     }
 }
@@ -636,18 +637,37 @@ fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::
     duration(d).map(Some)
 }
 
-/// `500ms`, `20s`, `1.5s`, `2m`; a bare number is milliseconds.
+/// The longest wait a drill or config may ask for. Every wait is bounded,
+/// and a larger one would overflow the clock arithmetic (a panic, found by
+/// fuzzing by hand: `within: 18446744073709551615s`).
+pub const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
+
+fn bounded(d: Duration, written: &str) -> Result<Duration, String> {
+    if d > MAX_DURATION {
+        Err(format!(
+            "`{written}` is longer than a day; every wait in luota is bounded: write at most 24h"
+        ))
+    } else {
+        Ok(d)
+    }
+}
+
+/// `500ms`, `20s`, `1.5s`, `2m`; a bare number is milliseconds. At most 24h.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
     if let Some(secs) = t.strip_suffix('s').filter(|x| !x.ends_with('m')) {
         if let Ok(f) = secs.trim().parse::<f64>() {
-            if f.is_finite() && f >= 0.0 && f < 1e9 {
+            if f.is_finite() && f >= 0.0 {
+                if f > MAX_DURATION.as_secs_f64() {
+                    return bounded(Duration::MAX, s);
+                }
                 return Ok(Duration::from_secs_f64(f));
             }
         }
     }
-    humantime::parse_duration(t)
-        .map_err(|_| format!("`{s}` is not a duration; write it like 500ms, 20s or 1.5s"))
+    let d = humantime::parse_duration(t)
+        .map_err(|_| format!("`{s}` is not a duration; write it like 500ms, 20s or 1.5s"))?;
+    bounded(d, s)
 }
 
 #[cfg(test)]
@@ -661,6 +681,20 @@ mod tests {
         assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("-1s").is_err());
+    }
+
+    /// Regression: a huge `within:` validated, then panicked the run with
+    /// "overflow when adding duration to instant" (reported as interrupted).
+    #[test]
+    fn durations_longer_than_a_day_are_rejected_not_overflowed() {
+        assert!(parse_duration("24h").is_ok());
+        for huge in ["18446744073709551615s", "25h", "1e12s", "90000000ms"] {
+            let e = parse_duration(huge).unwrap_err();
+            assert!(e.contains("at most 24h"), "{huge}: {e}");
+        }
+        let e =
+            serde_yaml::from_str::<Delivery>("{send: e, after: 18446744073709551615}").unwrap_err();
+        assert!(e.to_string().contains("at most 24h"), "{e}");
     }
 
     #[test]

@@ -80,7 +80,10 @@ impl AccessOutcome {
     /// "expected grace (policy for status past_due), observed full".
     pub fn text(&self) -> String {
         match &self.because {
-            Some(b) => format!("expected {} ({b}), observed {}", self.expected, self.observed),
+            Some(b) => format!(
+                "expected {} ({b}), observed {}",
+                self.expected, self.observed
+            ),
             None => format!("expected {}, observed {}", self.expected, self.observed),
         }
     }

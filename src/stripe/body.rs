@@ -277,7 +277,10 @@ mod tests {
         // data.object's keys in reverse order; the envelope's untouched.
         let at = |k: &str| s.find(&format!("\"{k}\":")).unwrap();
         assert!(at("fee_percent") > at("huge"), "data.object reversed");
-        assert!(at("id") < at("object") && at("object") < at("created"), "envelope kept");
+        assert!(
+            at("id") < at("object") && at("object") < at("created"),
+            "envelope kept"
+        );
         // Layout is Stripe's: same lines once the tokens are normalised.
         let lines = s.lines().count();
         assert_eq!(

@@ -1,0 +1,115 @@
+//! Regressions from trying to break luota with bad input, one test per find:
+//! each bad input is a located diagnostic (exit 2) or a clear refusal, the
+//! other drills still run, and nothing blocks, loops or panics.
+
+mod builder;
+
+use std::path::Path;
+
+use builder::Test;
+
+/// Accepted by the demo either way (it answers 409 to an invoice it cannot link yet).
+const GOOD: &str = "drill: good\nevents:\n  e: { type: invoice.paid }\ndeliver:\n  - send: e\n    expect_status: [200, 409]\n";
+
+fn write(dir: &Path, name: &str, text: &str) {
+    let p = dir.join(name);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+/// `within: 18446744073709551615s` validated, then panicked the run with
+/// "overflow when adding duration to instant", reported as interrupted (130).
+#[test]
+fn a_huge_duration_is_a_located_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "huge.yaml",
+        &format!("{GOOD}expect:\n  within: 18446744073709551615s\n  checks: []\n"),
+    );
+    write(dir.path(), "good.yaml", GOOD);
+    let json = dir.path().join("r.json");
+    let ran = Test::new()
+        .current_dir(dir.path())
+        .args(["run", ".", "--snapshots", "ignore", "--report-json"])
+        .arg(json.to_str().unwrap())
+        .status(2)
+        .stdout_has("1 passed, 0 failed, 0 errored, 1 invalid")
+        .run();
+    assert!(ran.stderr.contains("huge.yaml:8:"), "{}", ran.stderr);
+    assert!(ran.stderr.contains("at most 24h"), "{}", ran.stderr);
+    assert!(!ran.stderr.contains("panicked"), "{}", ran.stderr);
+    assert!(json.exists(), "the report is still written");
+}
+
+/// A folder symlinked into itself was walked until the OS gave up, running
+/// the one real drill 41 times.
+#[cfg(unix)]
+#[test]
+fn a_symlink_loop_in_a_drill_folder_runs_each_drill_once() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "loop/real.yaml", GOOD);
+    std::fs::create_dir_all(dir.path().join("loop/sub")).unwrap();
+    std::os::unix::fs::symlink("..", dir.path().join("loop/sub/up")).unwrap();
+    std::os::unix::fs::symlink("real.yaml", dir.path().join("loop/again.yaml")).unwrap();
+    Test::new()
+        .current_dir(dir.path())
+        .args(["validate", "loop"])
+        .status(0)
+        .stdout_has("1 drill file: 1 valid, 0 invalid")
+        .run();
+}
+
+/// A FIFO named like a drill made `validate` and `run` block forever, and a
+/// symlink to /dev/zero read until memory ran out.
+#[cfg(unix)]
+#[test]
+fn a_fifo_or_device_named_like_a_drill_is_refused_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "d/good.yaml", GOOD);
+    let fifo = dir.path().join("d/pipe.yaml");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("d/zero.yaml")).unwrap();
+    // An event file that is a FIFO, too.
+    write(
+        dir.path(),
+        "d/event-file.yaml",
+        "drill: event from a fifo\nevents:\n  e: { file: pipe.yaml }\ndeliver:\n  - send: e\n",
+    );
+    let ran = Test::new()
+        .current_dir(dir.path())
+        .args(["validate", "d"])
+        .status(2)
+        .stdout_has("4 drill files: 1 valid, 3 invalid")
+        .run();
+    assert!(ran.stderr.contains("not a regular file"), "{}", ran.stderr);
+    let ran = Test::new()
+        .current_dir(dir.path())
+        .args(["run", "d", "--snapshots", "ignore"])
+        .status(2)
+        .run();
+    assert!(
+        ran.stdout.contains("1 passed, 0 failed, 0 errored, 3 invalid"),
+        "{}",
+        ran.stdout
+    );
+    assert!(ran.stderr.contains("not a regular file") || ran.stdout.contains("not a regular file"));
+}
+
+/// A drill file larger than the cap is refused with its size, not read whole.
+#[test]
+fn an_oversized_drill_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut big = String::from(GOOD);
+    big.push('#');
+    big.push_str(&"x".repeat(5 * 1024 * 1024));
+    big.push('\n');
+    write(dir.path(), "big.yaml", &big);
+    let ran = Test::new()
+        .current_dir(dir.path())
+        .args(["validate", "big.yaml"])
+        .status(2)
+        .run();
+    assert!(ran.stderr.contains("larger than 4 MiB"), "{}", ran.stderr);
+}
