@@ -345,9 +345,7 @@ impl Planner<'_> {
         for (i, (name, spec)) in drill.events.iter().enumerate() {
             let ev = self.event(i, name, spec, created[name])?;
             // `livemode` on the envelope (payload:) or on data.object (set:).
-            let live = Some(&Value::Bool(true));
-            if ev.value.get("livemode") == live || ev.value.pointer("/data/object/livemode") == live
-            {
+            if crate::safety::says_livemode(&ev.value) {
                 return Err(PlanError::Refused(Refusal::Livemode {
                     event: name.clone(),
                 }));

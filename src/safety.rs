@@ -97,12 +97,49 @@ pub fn check_url(url: &str, allowed: &[String]) -> Result<(), Refusal> {
     }
 }
 
+/// Check a database URL's host (`postgres://`, `mysql://`; a `sqlite:` file
+/// has none) the same way: SQL checks are outbound requests too.
+pub fn check_database_url(url: &str, allowed: &[String]) -> Result<(), Refusal> {
+    let Ok(parsed) = reqwest::Url::parse(url) else {
+        // Not a URL: sqlx will say so when it connects; nothing reached.
+        return Ok(());
+    };
+    if parsed.scheme().starts_with("sqlite") {
+        return Ok(());
+    }
+    let host = parsed
+        .host_str()
+        .unwrap_or_default()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase();
+    if host.is_empty() || is_loopback(&host) || allowed.iter().any(|a| host_matches(&host, a)) {
+        Ok(())
+    } else {
+        Err(Refusal::HostNotAllowed {
+            host,
+            url: redact_url(url),
+        })
+    }
+}
+
 fn host_matches(host: &str, pattern: &str) -> bool {
     let p = pattern.trim().to_ascii_lowercase();
     match p.strip_prefix("*.") {
         Some(suffix) => host.ends_with(&format!(".{suffix}")),
         None => host == p,
     }
+}
+
+/// Whether an event says it is live: `livemode` true (or the string
+/// `"true"`, which a template renders) on the envelope or on `data.object`.
+pub fn says_livemode(event: &serde_json::Value) -> bool {
+    let live = |v: Option<&serde_json::Value>| match v {
+        Some(serde_json::Value::Bool(b)) => *b,
+        Some(serde_json::Value::String(s)) => s.trim().eq_ignore_ascii_case("true"),
+        _ => false,
+    };
+    live(event.get("livemode")) || live(event.pointer("/data/object/livemode"))
 }
 
 /// The password of a URL (a database URL's), percent-decoded as well as raw.
@@ -204,6 +241,17 @@ mod tests {
         let e = check_plain_http("http://staging.example.test/w", false).unwrap_err();
         assert!(e.to_string().contains("allow_plain_http"), "{e}");
         assert!(check_plain_http("http://staging.example.test/w", true).is_ok());
+    }
+
+    #[test]
+    fn database_hosts_follow_the_allowed_hosts() {
+        let allowed = vec!["db.staging.test".to_string()];
+        assert!(check_database_url("postgres://u:p@127.0.0.1:5432/db", &[]).is_ok());
+        assert!(check_database_url("postgres://u:p@db.staging.test/db", &allowed).is_ok());
+        assert!(check_database_url("sqlite:///tmp/x.db", &[]).is_ok());
+        let e = check_database_url("mysql://u:secretpw@10.255.255.1/db", &allowed).unwrap_err();
+        assert!(e.to_string().contains("10.255.255.1"));
+        assert!(!e.to_string().contains("secretpw"), "{e}");
     }
 
     #[test]

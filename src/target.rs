@@ -212,6 +212,10 @@ impl Target {
             None => None,
         };
         let tls = crate::deliver::tls::client_config(ca_pem.as_deref()).map_err(ca_error)?;
+        if let Some(db) = &database {
+            safety::check_database_url(db.expose(), &config.safety.allowed_hosts)
+                .map_err(refuse)?;
+        }
         let mut secret_env_names = vec![t.secret_env.clone()];
         secret_env_names.extend(t.secondary_secret_env.clone());
         secret_env_names.extend(t.database_env.clone());

@@ -68,7 +68,10 @@ fn a_fifo_or_device_named_like_a_drill_is_refused_not_read() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "d/good.yaml", GOOD);
     let fifo = dir.path().join("d/pipe.yaml");
-    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
     assert!(made.success());
     std::os::unix::fs::symlink("/dev/zero", dir.path().join("d/zero.yaml")).unwrap();
     // An event file that is a FIFO, too.
@@ -90,7 +93,8 @@ fn a_fifo_or_device_named_like_a_drill_is_refused_not_read() {
         .status(2)
         .run();
     assert!(
-        ran.stdout.contains("1 passed, 0 failed, 0 errored, 3 invalid"),
+        ran.stdout
+            .contains("1 passed, 0 failed, 0 errored, 3 invalid"),
         "{}",
         ran.stdout
     );

@@ -292,3 +292,46 @@ fn dry_run_of_the_shipped_drills_against_demo_exits_0() {
         .stdout_has("every drill rendered and signed")
         .run();
 }
+
+/// Regression: a `database_env` URL on a host outside the allowed hosts was
+/// connected to (the SQL check then failed as an outcome).
+#[test]
+fn rule_database_host_not_allowed_is_refused_before_anything_is_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(Mode::Ok, 0);
+    let cfg = config(
+        dir.path(),
+        &server.url("/webhook"),
+        "    database_env: LUOTA_PROD_DB\n",
+        "",
+    );
+    let d = write(
+        dir.path(),
+        "d.yaml",
+        &format!(
+            "{SIMPLE}expect:\n  checks:\n    - name: a row\n      sql: SELECT 1\n      equals: 1\n"
+        ),
+    );
+    let json = dir.path().join("r.json");
+    let ran = Test::new()
+        .args([
+            "run",
+            &d,
+            "--config",
+            &cfg,
+            "--report-json",
+            json.to_str().unwrap(),
+        ])
+        .env("LUOTA_PROD_SECRET", SECRET)
+        .env(
+            "LUOTA_PROD_DB",
+            "postgres://u:dbpass1234@db.example.com:5432/app",
+        )
+        .status(3)
+        .run();
+    let out = both(&ran);
+    assert!(out.contains("host `db.example.com`"), "{out}");
+    assert!(out.contains("safety.allowed_hosts"), "{out}");
+    assert!(!out.contains("dbpass1234"), "password printed: {out}");
+    assert_eq!(server.connections(), 0, "nothing may be sent");
+}

@@ -247,6 +247,7 @@ fn safety_rails_and_bad_input() {
             "customer.created",
             "--allow-host",
             "hooks.luota.invalid",
+            "--allow-plain-http",
         ])
         .args(["--timeout", "3s"])
         .status(3)
@@ -261,10 +262,51 @@ fn safety_rails_and_bad_input() {
     .unwrap();
     send("http://hooks.luota.invalid/webhook")
         .current_dir(dir.path())
-        .args(["--type", "customer.created", "--timeout", "3s"])
+        .args([
+            "--type",
+            "customer.created",
+            "--timeout",
+            "3s",
+            "--allow-plain-http",
+        ])
         .status(3)
         .stderr_has("could not connect")
         .run();
+    // Regression: plain http to an allowed non-loopback host went out; run refuses it.
+    send("http://hooks.luota.invalid/webhook")
+        .current_dir(dir.path())
+        .args(["--type", "customer.created"])
+        .status(3)
+        .stderr_has("plain http")
+        .stderr_has("--allow-plain-http")
+        .run();
+    // Regression: `--set livemode=true` (data.object) was sent; a drill's set: is refused.
+    send("http://127.0.0.1:9/webhook")
+        .args([
+            "--type",
+            "checkout.session.completed",
+            "--set",
+            "livemode=true",
+        ])
+        .status(3)
+        .stderr_has("livemode: true")
+        .run();
+    // Regression: a live key in the secret variable was used to sign and send.
+    for key in ["sk_live_0123456789abcdef", "rk_live_0123456789abcdef"] {
+        Test::new()
+            .args([
+                "send",
+                "--to",
+                "http://127.0.0.1:9/w",
+                "--secret-env",
+                "LUOTA_T_LIVE",
+            ])
+            .args(["--type", "customer.created"])
+            .env("LUOTA_T_LIVE", key)
+            .status(3)
+            .stderr_has("live")
+            .run();
+    }
     // livemode: true is refused.
     let body = dir.path().join("live.json");
     std::fs::write(

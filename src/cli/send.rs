@@ -100,6 +100,9 @@ pub struct SendArgs {
     /// Allow this non-loopback host for this send (exact, or `*.suffix`); repeatable.
     #[arg(long = "allow-host", value_name = "HOST")]
     pub allow_host: Vec<String>,
+    /// Allow plain http:// to a non-loopback host (a staging host without TLS).
+    #[arg(long)]
+    pub allow_plain_http: bool,
     #[command(flatten)]
     pub config: ConfigArg,
 }
@@ -207,12 +210,9 @@ pub async fn send(args: SendArgs) -> i32 {
         .and_then(Value::as_str)
         .unwrap_or("?")
         .to_string();
-    if event
-        .as_ref()
-        .and_then(|e| e.get("livemode"))
-        .and_then(Value::as_bool)
-        == Some(true)
-    {
+    // The same rails as a drill: livemode on the envelope or data.object
+    // (`--set livemode=true` lands on data.object).
+    if event.as_ref().is_some_and(safety::says_livemode) {
         eprintln!(
             "error: {}",
             safety::Refusal::Livemode {
@@ -222,6 +222,11 @@ pub async fn send(args: SendArgs) -> i32 {
         return exit::NOT_CARRIED_OUT;
     }
 
+    if let Err(refusal) = safety::check_plain_http(&args.to, args.allow_plain_http) {
+        eprintln!("error: {refusal}");
+        eprintln!("  = help: for this one send, pass --allow-plain-http");
+        return exit::NOT_CARRIED_OUT;
+    }
     let secret = match read_secret(&args.secret_env) {
         Ok(s) => s,
         Err(code) => return code,
@@ -233,6 +238,16 @@ pub async fn send(args: SendArgs) -> i32 {
         },
         None => None,
     };
+    for (var, value) in std::iter::once((&args.secret_env, &secret))
+        .chain(args.secondary_secret_env.iter().zip(secondary.iter()))
+    {
+        if let Err(refusal) =
+            safety::check_not_live(&format!("the value of `{var}`"), value.expose())
+        {
+            eprintln!("error: {refusal}");
+            return exit::NOT_CARRIED_OUT;
+        }
+    }
     let client = match reqwest::Client::builder()
         .connect_timeout(timeout)
         .redirect(reqwest::redirect::Policy::none())
@@ -264,13 +279,14 @@ pub async fn send(args: SendArgs) -> i32 {
         req.body.len()
     );
     let sent = sender.send(&req, timeout).await;
-    let redact = |text: &str| {
-        let mut t = text.to_string();
-        for s in std::iter::once(&secret).chain(secondary.as_ref()) {
-            t = t.replace(s.expose(), "[redacted]");
-        }
-        t
-    };
+    let redactions = crate::report::evidence::Redactions::new(
+        Vec::<String>::new(),
+        std::iter::once(&secret)
+            .chain(secondary.as_ref())
+            .map(|s| s.expose().to_string())
+            .collect(),
+    );
+    let redact = |text: &str| redactions.scrub(text.to_string());
     let latency = crate::report::human_duration(sent.latency);
     let code = match (sent.outcome, sent.status) {
         (DeliveryOutcome::Answered, Some(status)) => {
@@ -325,8 +341,9 @@ pub async fn send(args: SendArgs) -> i32 {
         }
     };
     if let Some(resp) = &sent.response {
-        let text = String::from_utf8_lossy(resp);
-        let mut shown: String = text.chars().take(PRINT_CAP).collect();
+        // Redacted whole before the cut, and again after it (a secret's start at the cut).
+        let text = redact(&String::from_utf8_lossy(resp));
+        let mut shown = redact(&text.chars().take(PRINT_CAP).collect::<String>());
         let cut = text.chars().count() > PRINT_CAP || resp.len() >= RESPONSE_CAP;
         if cut {
             shown.push_str("\n… (response cut)");
@@ -334,7 +351,7 @@ pub async fn send(args: SendArgs) -> i32 {
         if shown.is_empty() {
             println!("response (empty)");
         } else {
-            println!("response {}", redact(&shown));
+            println!("response {shown}");
         }
     } else if let Some(e) = &sent.error {
         if sent.status.is_some() {

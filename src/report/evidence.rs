@@ -111,11 +111,28 @@ impl Redactions {
         }
     }
 
-    /// `text` with every secret value replaced by `[redacted]`.
+    /// `text` with every secret value replaced by `[redacted]` — and, since
+    /// responses are cut at a cap, a secret's *beginning* at the very end of
+    /// the text (before a trailing `…`), which would otherwise leak all but
+    /// the last characters of a secret that straddled the cut.
     pub fn scrub(&self, text: String) -> String {
-        self.values
+        let mut t = self
+            .values
             .iter()
-            .fold(text, |t, v| t.replace(v.as_str(), "[redacted]"))
+            .fold(text, |t, v| t.replace(v.as_str(), "[redacted]"));
+        for v in &self.values {
+            let body_len = t.trim_end_matches('…').len();
+            let (body, tail) = t.split_at(body_len);
+            let min = v.len().min(6);
+            let cut = (min..v.len())
+                .rev()
+                .filter(|k| v.is_char_boundary(*k))
+                .find(|k| body.ends_with(&v[..*k]));
+            if let Some(k) = cut {
+                t = format!("{}[redacted]{tail}", &body[..body.len() - k]);
+            }
+        }
+        t
     }
 }
 
@@ -207,5 +224,31 @@ pub fn file_name(d: &DrillRecord) -> String {
         format!("{stem}.txt")
     } else {
         format!("{stem}.{uid}.txt")
+    }
+}
+
+#[cfg(test)]
+mod scrub_tests {
+    use super::Redactions;
+
+    /// Regression: a response cut at its cap just inside a secret leaked all
+    /// of it but the last character (`aaa…whsec_BREAKERSECRETabc123XY`).
+    #[test]
+    fn a_secret_cut_at_the_end_of_the_text_is_redacted_too() {
+        let r = Redactions::new(
+            Vec::<String>::new(),
+            vec!["whsec_BREAKERSECRETabc123XYZ".into()],
+        );
+        assert_eq!(
+            r.scrub("aaawhsec_BREAKERSECRETabc123XY".into()),
+            "aaa[redacted]"
+        );
+        assert_eq!(r.scrub("aaawhsec_BREAKERSECR…".into()), "aaa[redacted]…");
+        assert_eq!(
+            r.scrub("x whsec_BREAKERSECRETabc123XYZ y".into()),
+            "x [redacted] y"
+        );
+        // Text that merely ends in a few letters of it is left alone.
+        assert_eq!(r.scrub("the end: whs".into()), "the end: whs");
     }
 }
