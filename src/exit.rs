@@ -46,6 +46,20 @@ Exit codes:
   130  interrupted
 When several apply: 130, then 2, then 3, then 1, then 4.";
 
+/// The text `luota validate --help` shows.
+pub const VALIDATE_HELP: &str = "\
+Exit codes:
+  0    every drill file and the config are valid
+  2    invalid input: a drill or the config has a problem (each printed with
+       file:line:col), an unknown --target, or a path that does not exist";
+
+/// The text `luota sign --help` shows.
+pub const SIGN_HELP: &str = "\
+Exit codes:
+  0    the header was printed
+  2    the body could not be read from stdin
+  3    the secret variable is not set";
+
 #[cfg(test)]
 mod tests {
     use super::*;

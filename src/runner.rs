@@ -568,7 +568,7 @@ async fn run_once(cx: &RunContext, d: &LoadedDrill, reversed: bool) -> DrillReco
         })
         .collect();
 
-    if let Err(e) = refuse_unsafe(cx, &plan) {
+    if let Err(e) = refuse_unsafe(cx, &plan).and_then(|()| needs_met(cx, &plan)) {
         rec.verdict = Verdict::Errored;
         rec.errors.push(e);
         return rec;
@@ -649,6 +649,32 @@ pub fn refuse_unsafe(cx: &RunContext, plan: &Plan) -> Result<(), String> {
             safety::check_not_live(&format!("the header `{k}` of {}", c.label()), v)
                 .map_err(|e| e.to_string())?;
         }
+    }
+    Ok(())
+}
+
+/// What the plan needs from the target that it lacks: SQL checks without a
+/// database. A precondition, so the drill errors before anything is sent
+/// (regression: it polled for `within` and then failed as an incident).
+fn needs_met(cx: &RunContext, plan: &Plan) -> Result<(), String> {
+    if cx.target.database.is_some() {
+        return Ok(());
+    }
+    let sql = plan.steps.iter().any(|s| {
+        let probes = s.expect.stable.iter().chain(&s.expect.unchanged);
+        s.expect
+            .checks
+            .iter()
+            .map(|c| &c.source)
+            .chain(probes.map(|p| &p.source))
+            .any(|src| matches!(src, plan::Source::Sql { .. }))
+    });
+    if sql {
+        return Err(format!(
+            "this drill has SQL checks, but target `{}` has no database: set `database_env` on the \
+             target in luota.yaml to the name of the variable holding its database URL",
+            cx.target.name
+        ));
     }
     Ok(())
 }

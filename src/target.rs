@@ -46,7 +46,7 @@ pub enum TargetError {
     Refused { target: String, refusal: Refusal },
     #[error("could not start the demo app: {0}")]
     Demo(String),
-    #[error("--demo-fault only applies to the `demo` target, not `{0}`")]
+    #[error("--demo-fault only applies to the `demo` target, not `{0}`: drop --target (it then picks `demo`) or pass --target demo")]
     FaultNotDemo(String),
     #[error("target `{target}`: cannot use `ca_file` {path}: {why}")]
     CaFile {

@@ -1,4 +1,5 @@
-//! Regressions from trying to break luota with bad input, one test per find:
+//! Regressions from trying to break luota with bad input (and from a first
+//! use by the README alone), one test per find:
 //! each bad input is a located diagnostic (exit 2) or a clear refusal, the
 //! other drills still run, and nothing blocks, loops or panics.
 
@@ -116,4 +117,78 @@ fn an_oversized_drill_file_is_refused() {
         .status(2)
         .run();
     assert!(ran.stderr.contains("larger than 4 MiB"), "{}", ran.stderr);
+}
+
+/// Regression: a SQL check on a target without `database_env` polled for
+/// `within` and then failed as an incident; it is a precondition (exit 3).
+#[test]
+fn a_sql_check_without_a_database_is_errored_before_sending() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "luota.yaml",
+        "default_target: local\ntargets:\n  local:\n    webhook: http://127.0.0.1:9/webhook\n    secret_env: LUOTA_BAD_INPUT_SECRET\n",
+    );
+    write(
+        dir.path(),
+        "sql.yaml",
+        &format!("{GOOD}expect:\n  within: 20s\n  checks:\n    - name: a row\n      sql: SELECT 1\n      equals: 1\n"),
+    );
+    let ran = Test::new()
+        .current_dir(dir.path())
+        .args(["run", "sql.yaml", "--snapshots", "ignore"])
+        .env("LUOTA_BAD_INPUT_SECRET", "whsec_bad_input")
+        .status(3)
+        .run();
+    assert!(ran.stdout.contains("set `database_env`"), "{}", ran.stdout);
+    assert!(
+        !ran.stdout.contains("could not connect"),
+        "nothing was sent: {}",
+        ran.stdout
+    );
+}
+
+/// Regression: `validate --target nope` quietly used the demo's settings.
+#[test]
+fn validate_with_an_unknown_target_is_invalid_input() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "good.yaml", GOOD);
+    Test::new()
+        .current_dir(dir.path())
+        .args(["validate", "good.yaml", "--target", "nope"])
+        .status(2)
+        .stderr_has("unknown target `nope`; targets: `demo`")
+        .run();
+}
+
+/// Regression: with a non-demo `default_target`, `run --demo-fault X` said
+/// "--demo-fault only applies to the demo target" instead of using it.
+#[test]
+fn demo_fault_picks_the_demo_target_over_the_configured_default() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "luota.yaml",
+        "default_target: local\ntargets:\n  local:\n    webhook: http://127.0.0.1:9/webhook\n    secret_env: LUOTA_BAD_INPUT_UNSET\n",
+    );
+    write(dir.path(), "good.yaml", GOOD);
+    Test::new()
+        .current_dir(dir.path())
+        .args(["run", "good.yaml", "--demo-fault", "no-idempotency"])
+        .status(0)
+        .stdout_has("target `demo`")
+        .run();
+    Test::new()
+        .current_dir(dir.path())
+        .args([
+            "run",
+            "good.yaml",
+            "--demo-fault",
+            "no-idempotency",
+            "--target",
+            "local",
+        ])
+        .status(2)
+        .stderr_has("pass --target demo")
+        .run();
 }

@@ -680,3 +680,61 @@ fn deploy_sha_is_read_from_a_version_url_and_its_host_must_be_allowed() {
         "refused with how to allow it: {why}"
     );
 }
+
+/// Regression: `snapshots review|accept FILE` acted on every pending
+/// snapshot in the folder, and a path that does not exist was "no pending
+/// snapshots", exit 0. Review with piped input also rejects (r).
+#[test]
+fn snapshot_commands_act_only_on_the_named_drill_and_review_can_reject() {
+    let dir = tempfile::tempdir().unwrap();
+    let drills = dir.path().join("drills");
+    std::fs::create_dir_all(&drills).unwrap();
+    let body = "events:\n  e: { type: invoice.paid }\ndeliver:\n  - send: e\n    expect_status: [200, 409]\n";
+    for name in ["one", "two", "three"] {
+        std::fs::write(
+            drills.join(format!("{name}.yaml")),
+            format!("drill: {name}\n{body}"),
+        )
+        .unwrap();
+    }
+    Test::new()
+        .args(["run", drills.to_str().unwrap()])
+        .status(0)
+        .run();
+    let snaps = drills.join("__snapshots__");
+    let pending = |n: &str| snaps.join(format!("{n}.demo.snap.new")).exists();
+    let accepted = |n: &str| snaps.join(format!("{n}.demo.snap")).exists();
+    assert!(pending("one") && pending("two") && pending("three"));
+    Test::new()
+        .args([
+            "snapshots",
+            "accept",
+            drills.join("one.yaml").to_str().unwrap(),
+        ])
+        .status(0)
+        .run();
+    assert!(
+        accepted("one") && pending("two") && !accepted("two"),
+        "only one.yaml's"
+    );
+    Test::new()
+        .args([
+            "snapshots",
+            "review",
+            drills.join("two.yaml").to_str().unwrap(),
+        ])
+        .stdin("r\n")
+        .status(0)
+        .stdout_has("0 accepted, 1 rejected, 0 skipped")
+        .run();
+    assert!(!pending("two") && !accepted("two") && pending("three"));
+    Test::new()
+        .args([
+            "snapshots",
+            "accept",
+            dir.path().join("nope").to_str().unwrap(),
+        ])
+        .status(2)
+        .stderr_has("no such drill file or folder")
+        .run();
+}

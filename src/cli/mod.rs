@@ -38,13 +38,14 @@ pub enum Command {
     #[command(after_help = exit::HELP)]
     Run(run::RunArgs),
     /// Check drill files and the config without sending anything.
-    #[command(after_help = exit::HELP)]
+    #[command(after_help = exit::VALIDATE_HELP)]
     Validate(run::ValidateArgs),
     /// Serve the embedded demo staging app (the `demo` target) on loopback.
     Demo(demo::DemoArgs),
     /// Print an event exactly as a drill would send it.
     Event(event::EventArgs),
     /// Print the Stripe-Signature header for a body read on stdin.
+    #[command(after_help = exit::SIGN_HELP)]
     Sign(sign::SignArgs),
     /// Send one signed event (a built-in template or a body file) to a webhook URL.
     #[command(after_help = send::EXIT_HELP)]

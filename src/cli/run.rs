@@ -23,7 +23,8 @@ pub struct RunArgs {
     /// The target to run against (default: `default_target` in luota.yaml, else `demo`).
     #[arg(long, short)]
     pub target: Option<String>,
-    /// Run against the in-process demo with this bug switched on (see `luota demo --list-faults`).
+    /// Run against the in-process demo with this bug switched on (see `luota demo --list-faults`);
+    /// implies `--target demo`.
     #[arg(long, value_name = "ID")]
     pub demo_fault: Option<Fault>,
     /// Write the full run record as JSON to FILE (also when drills fail or error).
@@ -121,6 +122,17 @@ pub fn validate(args: ValidateArgs) -> i32 {
         .target
         .clone()
         .unwrap_or_else(|| config.default_target.clone());
+    if target != config::DEMO_TARGET && !config.targets.contains_key(&target) {
+        let known: Vec<String> = std::iter::once(config::DEMO_TARGET.to_string())
+            .chain(config.targets.keys().cloned())
+            .map(|k| format!("`{k}`"))
+            .collect();
+        eprintln!(
+            "error: unknown target `{target}`; targets: {}",
+            known.join(", ")
+        );
+        return exit::INVALID_INPUT;
+    }
     // What loading cannot see (templates, policy checks) shows when planning.
     let mut bad = 0;
     for input in &inputs {
@@ -187,10 +199,15 @@ pub async fn run(args: RunArgs) -> i32 {
         }),
         None => inputs,
     };
-    let target_name = args
-        .target
-        .clone()
-        .unwrap_or_else(|| config.default_target.clone());
+    // --demo-fault runs against the in-process demo: without --target it
+    // picks `demo` whatever luota.yaml's default target is.
+    let target_name = args.target.clone().unwrap_or_else(|| {
+        if args.demo_fault.is_some() {
+            config::DEMO_TARGET.to_string()
+        } else {
+            config.default_target.clone()
+        }
+    });
     let mut rerun_flags = String::new();
     if let Some(f) = &args.demo_fault {
         rerun_flags.push_str(&format!(" --demo-fault {}", f.id()));

@@ -1,4 +1,7 @@
 //! `luota sign`: the Stripe-Signature header for a body on stdin.
+//!
+//! Exit codes: 0 printed; 2 the body could not be read; 3 the secret
+//! variable is not set (as `run` and `send`: a precondition, not bad input).
 
 use std::io::Read;
 
@@ -21,10 +24,10 @@ pub fn sign(args: SignArgs) -> i32 {
         .filter(|s| !s.is_empty())
     else {
         eprintln!(
-            "error: the secret variable `{}` is not set",
+            "error: the secret variable `{}` is not set; export it (the value starts with whsec_) and run again",
             args.secret_env
         );
-        return exit::INVALID_INPUT;
+        return exit::NOT_CARRIED_OUT;
     };
     let mut body = Vec::new();
     if let Err(e) = std::io::stdin().read_to_end(&mut body) {

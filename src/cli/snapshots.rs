@@ -153,30 +153,43 @@ pub struct Where {
     pub config: ConfigArg,
 }
 
-fn roots(w: &Where) -> Result<Vec<PathBuf>, i32> {
-    if !w.paths.is_empty() {
-        // A drill file's snapshots live in the folder beside it.
-        return Ok(w
-            .paths
-            .iter()
-            .map(|p| {
-                if p.is_file() {
-                    p.parent()
-                        .filter(|x| !x.as_os_str().is_empty())
-                        .unwrap_or(Path::new("."))
-                        .join(snapshot::DIR)
-                } else {
-                    p.clone()
-                }
-            })
-            .collect());
+/// The pending snapshots `w` names: all under a folder, or only a drill
+/// file's own (`__snapshots__/STEM.TARGET.snap.new` beside it).
+fn pending_in(w: &Where) -> Result<Vec<PathBuf>, i32> {
+    if w.paths.is_empty() {
+        return crate::config::load(w.config.config.as_deref())
+            .map(|(c, _)| snapshot::pending(&[c.drills]))
+            .map_err(|d| {
+                eprint!("{d}");
+                exit::INVALID_INPUT
+            });
     }
-    crate::config::load(w.config.config.as_deref())
-        .map(|(c, _)| vec![c.drills])
-        .map_err(|d| {
-            eprint!("{d}");
-            exit::INVALID_INPUT
-        })
+    let mut out = Vec::new();
+    for p in &w.paths {
+        if p.is_dir() {
+            out.extend(snapshot::pending(std::slice::from_ref(p)));
+        } else if p.is_file() {
+            let dir = p
+                .parent()
+                .filter(|x| !x.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .join(snapshot::DIR);
+            let stem = p
+                .file_stem()
+                .map(|s| format!("{}.", s.to_string_lossy()))
+                .unwrap_or_default();
+            out.extend(snapshot::pending(&[dir]).into_iter().filter(|f| {
+                f.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(&stem))
+            }));
+        } else {
+            eprintln!("error: no such drill file or folder: {}", p.display());
+            return Err(exit::INVALID_INPUT);
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
 }
 
 fn accept(p: &Path) -> std::io::Result<()> {
@@ -189,11 +202,10 @@ pub fn snapshots(args: SnapshotsArgs) -> i32 {
         Action::Accept(w) => (w, "accept"),
         Action::Reject(w) => (w, "reject"),
     };
-    let roots = match roots(w) {
-        Ok(r) => r,
+    let pending = match pending_in(w) {
+        Ok(p) => p,
         Err(code) => return code,
     };
-    let pending = snapshot::pending(&roots);
     if pending.is_empty() {
         println!("no pending snapshots");
         return exit::PASSED;

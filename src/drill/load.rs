@@ -168,7 +168,12 @@ fn walk(
     entries.sort();
     for p in entries {
         let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-        if name.starts_with('.') || name == "__snapshots__" {
+        // Hidden files, snapshots, and the config itself (`luota validate .`).
+        if name.starts_with('.')
+            || name == "__snapshots__"
+            || name == crate::config::CONFIG_FILE
+            || name == "luota.yml"
+        {
             continue;
         }
         if p.is_dir() {
