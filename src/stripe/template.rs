@@ -10,14 +10,22 @@
 //! Periods are monthly (calendar month) starting at `cx.created`.
 //! `client_reference_id` is null and `metadata` is `{}` by default (D11).
 //!
-//! Family differences, and only these:
+//! Family differences, and only these, each from Stripe's API changelog:
 //!
 //! - **Basil** (2025-03-31 and later): `current_period_start/end` on each
-//!   subscription item, not on the subscription; the invoice has no
-//!   top-level `subscription` and links it under
-//!   `parent.subscription_details.subscription`; invoice lines have no
-//!   top-level `subscription` either and link it under
-//!   `parent.subscription_item_details.subscription`.
+//!   subscription item, not on the subscription (changelog 2025-03-31.basil,
+//!   "Adds subscription item-level billing periods and removes
+//!   subscription-level periods"); the invoice has no top-level
+//!   `subscription` and links it under `parent.subscription_details.subscription`,
+//!   and invoice lines have no top-level `subscription` either and link it
+//!   under `parent.subscription_item_details.subscription` (changelog
+//!   2025-03-31.basil, "Invoicing resources now specify how they were
+//!   generated": the new `parent` field replaces the invoice's `subscription`
+//!   and `subscription_details` and the line item's `subscription`).
+//! - **Acacia, clover, dahlia**: no further difference in the fields these
+//!   templates carry is modelled; none is invented. Acacia predates basil and
+//!   renders in the legacy shape; clover and dahlia come after it and render
+//!   in the basil shape (the `api_version` string is kept as given).
 //! - **Legacy**: `current_period_start/end` on the subscription (not on the
 //!   items); the invoice and its lines carry a top-level `subscription`
 //!   (the `parent` links stay as well).
