@@ -738,3 +738,31 @@ fn snapshot_commands_act_only_on_the_named_drill_and_review_can_reject() {
         .stderr_has("no such drill file or folder")
         .run();
 }
+
+/// The Markdown report's idempotency section lists every `stable` value,
+/// first vs final: the held ones as well as the one that moved.
+#[test]
+fn markdown_shows_first_and_final_of_every_stable_value() {
+    let run = run_json(
+        &[
+            "run",
+            "drills/replay-stays-idempotent.yaml",
+            "--demo-fault",
+            "no-idempotency",
+        ],
+        &[],
+        1,
+    );
+    let md = markdown::render(&run);
+    assert!(md.contains("### Idempotency"), "{md}");
+    assert!(
+        md.contains("| `$.credits` | `100` | `400` | ❌ moved |"),
+        "{md}"
+    );
+    let held = run_json(&["run", "drills/replay-stays-idempotent.yaml"], &[], 0);
+    let md = markdown::render(&held);
+    assert!(
+        md.contains("| `$.credits` | `100` | `100` | ✅ held |"),
+        "{md}"
+    );
+}

@@ -186,7 +186,50 @@ pub fn render(run: &RunRecord) -> String {
             Verdict::Passed => {}
         }
     }
+    idempotency(run, &mut out);
     out
+}
+
+/// The idempotency section: every `stable` value of every drill, first vs
+/// final, so a reviewer sees what held as well as what moved.
+fn idempotency(run: &RunRecord, out: &mut String) {
+    let rows: Vec<_> = run
+        .drills
+        .iter()
+        .flat_map(|d| {
+            d.steps
+                .iter()
+                .flat_map(move |s| s.stable.iter().map(move |v| (d, s, v)))
+        })
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n### Idempotency\n");
+    let _ = writeln!(out, "| drill | value | first | final | |");
+    let _ = writeln!(out, "|---|---|---|---|---|");
+    let show = |v: &Option<serde_json::Value>| {
+        v.as_ref()
+            .map(|v| code(&v.to_string()))
+            .unwrap_or_else(|| "–".into())
+    };
+    for (d, s, v) in rows {
+        let step = if d.steps.len() > 1 {
+            format!(" [{}]", s.name)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "| {}{} | {} | {} | {} | {} |",
+            cell(&d.name),
+            cell(&step),
+            code(&cell(&v.path)),
+            show(&v.baseline),
+            show(&v.final_value),
+            if v.held { "✅ held" } else { "❌ moved" }
+        );
+    }
 }
 
 /// Append `text` to the file named by `$GITHUB_STEP_SUMMARY`, if set.
