@@ -189,8 +189,8 @@ fn default_timeout() -> Duration {
 fn default_poll() -> Duration {
     Duration::from_millis(20)
 }
-/// 100 ms, not 250 ms: with a 250 ms cap the drill noticed a state flip a median ~200 ms late
-/// (BENCHMARKS.md, feedback latency); 100 ms brings that under 100 ms for a few more reads.
+/// 100 ms, not 250 ms: with a 250 ms cap a late state flip was noticed a median of over 100 ms
+/// late (BENCHMARKS.md, feedback latency); 100 ms brings that under 100 ms for a few more reads.
 fn default_poll_max() -> Duration {
     Duration::from_millis(100)
 }

@@ -65,6 +65,25 @@ fn refusing_handler(refuse: usize) -> (String, Arc<Mutex<Vec<Seen>>>) {
     (format!("http://{addr}"), seen)
 }
 
+/// Write `luota.yaml` (target `h` at `base`, `extra` appended to its
+/// defaults) and the drill `d.yaml`; their paths.
+fn files(
+    dir: &std::path::Path,
+    base: &str,
+    extra: &str,
+    drill: &str,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let cfg = dir.join("luota.yaml");
+    std::fs::write(
+        &cfg,
+        format!("default_target: h\ntargets:\n  h:\n    webhook: {base}/webhook\n    secret_env: LUOTA_REDELIVER_SECRET\ndefaults:\n  settle: 50ms\n{extra}"),
+    )
+    .unwrap();
+    let d = dir.join("d.yaml");
+    std::fs::write(&d, drill).unwrap();
+    (cfg, d)
+}
+
 fn header_t(h: &str) -> i64 {
     h.split(',')
         .find_map(|p| p.strip_prefix("t="))
@@ -76,20 +95,7 @@ fn header_t(h: &str) -> i64 {
 fn redeliver_retries_a_409_re_signed_with_a_doubling_wait() {
     let (base, seen) = refusing_handler(2);
     let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("luota.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "default_target: h\ntargets:\n  h:\n    webhook: {base}/webhook\n    secret_env: LUOTA_REDELIVER_SECRET\ndefaults:\n  settle: 50ms\n"
-        ),
-    )
-    .unwrap();
-    let d = dir.path().join("d.yaml");
-    std::fs::write(
-        &d,
-        "drill: retried until accepted\nevents:\n  e: { type: checkout.session.completed }\ndeliver:\n  - send: e\n    redeliver: { until: 2xx, attempts: 4, every: 600ms }\n",
-    )
-    .unwrap();
+    let (cfg, d) = files(dir.path(), &base, "", "drill: retried until accepted\nevents:\n  e: { type: checkout.session.completed }\ndeliver:\n  - send: e\n    redeliver: { until: 2xx, attempts: 4, every: 600ms }\n");
     let json = dir.path().join("r.json");
     Test::new()
         .args([
@@ -146,20 +152,7 @@ fn redeliver_retries_a_409_re_signed_with_a_doubling_wait() {
 fn redeliver_that_never_gets_a_2xx_fails_the_drill() {
     let (base, seen) = refusing_handler(usize::MAX);
     let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("luota.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "default_target: h\ntargets:\n  h:\n    webhook: {base}/webhook\n    secret_env: LUOTA_REDELIVER_SECRET\ndefaults:\n  settle: 50ms\n"
-        ),
-    )
-    .unwrap();
-    let d = dir.path().join("d.yaml");
-    std::fs::write(
-        &d,
-        "drill: never accepted\nevents:\n  e: { type: checkout.session.completed }\ndeliver:\n  - send: e\n    redeliver: { until: 2xx, attempts: 2, every: 50ms }\n",
-    )
-    .unwrap();
+    let (cfg, d) = files(dir.path(), &base, "", "drill: never accepted\nevents:\n  e: { type: checkout.session.completed }\ndeliver:\n  - send: e\n    redeliver: { until: 2xx, attempts: 2, every: 50ms }\n");
     Test::new()
         .args([
             "run",
@@ -181,20 +174,7 @@ fn redeliver_that_never_gets_a_2xx_fails_the_drill() {
 fn stale_age_and_future_by_are_configurable() {
     let (base, seen) = refusing_handler(0);
     let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("luota.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "default_target: h\ntargets:\n  h:\n    webhook: {base}/webhook\n    secret_env: LUOTA_REDELIVER_SECRET\ndefaults:\n  settle: 50ms\n  stale_age: 20m\n  future_by: 7m\n"
-        ),
-    )
-    .unwrap();
-    let d = dir.path().join("d.yaml");
-    std::fs::write(
-        &d,
-        "drill: shifted\nevents:\n  e: { type: invoice.paid }\ndeliver:\n  - send: e\n    signature: stale\n    expect_status: 200\n  - send: e\n    signature: future\n    expect_status: 200\n",
-    )
-    .unwrap();
+    let (cfg, d) = files(dir.path(), &base, "  stale_age: 20m\n  future_by: 7m\n", "drill: shifted\nevents:\n  e: { type: invoice.paid }\ndeliver:\n  - send: e\n    signature: stale\n    expect_status: 200\n  - send: e\n    signature: future\n    expect_status: 200\n");
     Test::new()
         .args([
             "run",
