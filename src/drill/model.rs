@@ -263,11 +263,30 @@ fn half_second() -> Duration {
 }
 
 /// An expected HTTP status: `200`, `"2xx"`, or a list of those.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum StatusExpect {
     One(StatusPattern),
     Any(Vec<StatusPattern>),
+}
+
+// By hand, not `untagged`: serde's untagged error ("data did not match any
+// variant of untagged enum StatusExpect") would hide what is wrong.
+impl<'de> Deserialize<'de> for StatusExpect {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let custom = serde::de::Error::custom;
+        match Value::deserialize(d)? {
+            Value::Array(items) => items
+                .into_iter()
+                .map(serde_json::from_value::<StatusPattern>)
+                .collect::<Result<Vec<_>, _>>()
+                .map(StatusExpect::Any)
+                .map_err(custom),
+            one => serde_json::from_value(one)
+                .map(StatusExpect::One)
+                .map_err(custom),
+        }
+    }
 }
 
 /// An exact status code or a class like `4xx`.
@@ -298,19 +317,18 @@ impl std::fmt::Display for StatusPattern {
 
 impl<'de> Deserialize<'de> for StatusPattern {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            N(u16),
-            S(String),
-        }
+        let raw = Value::deserialize(d)?;
         let bad = || {
-            serde::de::Error::custom("expected a status like 200, \"2xx\", \"4xx\" or \"timeout\"")
+            serde::de::Error::custom(format!(
+                "`{raw}` is not a status: write a code from 100 to 599 (200), a class (\"2xx\", \"4xx\"), \"timeout\", or a list of those"
+            ))
         };
-        match Raw::deserialize(d)? {
-            Raw::N(n) if (100..600).contains(&n) => Ok(StatusPattern::Exact(n)),
-            Raw::N(_) => Err(bad()),
-            Raw::S(s) => {
+        match &raw {
+            Value::Number(n) => match n.as_u64() {
+                Some(n) if (100..600).contains(&n) => Ok(StatusPattern::Exact(n as u16)),
+                _ => Err(bad()),
+            },
+            Value::String(s) => {
                 let s = s.trim().to_ascii_lowercase();
                 if s == "timeout" {
                     return Ok(StatusPattern::Timeout);
@@ -327,6 +345,7 @@ impl<'de> Deserialize<'de> for StatusPattern {
                     }
                 }
             }
+            _ => Err(bad()),
         }
     }
 }
@@ -620,16 +639,19 @@ pub const OPERATORS: [&str; 9] = [
 ];
 
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Ms(u64),
-        S(String),
-    }
-    match Raw::deserialize(d)? {
-        Raw::Ms(ms) => bounded(Duration::from_millis(ms), &format!("{ms} (milliseconds)"))
-            .map_err(serde::de::Error::custom),
-        Raw::S(s) => parse_duration(&s).map_err(serde::de::Error::custom),
+    // By hand, not `untagged`: its error would not say what to write.
+    match Value::deserialize(d)? {
+        Value::Number(n) => match n.as_u64() {
+            Some(ms) => bounded(Duration::from_millis(ms), &format!("{ms} (milliseconds)"))
+                .map_err(serde::de::Error::custom),
+            None => Err(serde::de::Error::custom(format!(
+                "`{n}` is not a duration: a bare number is whole milliseconds; write it with a unit, like 2500ms or 2.5s"
+            ))),
+        },
+        Value::String(s) => parse_duration(&s).map_err(serde::de::Error::custom),
+        other => Err(serde::de::Error::custom(format!(
+            "`{other}` is not a duration; write it like 500ms, 20s or 1.5s"
+        ))),
     }
 }
 
@@ -695,6 +717,32 @@ mod tests {
         let e =
             serde_yaml::from_str::<Delivery>("{send: e, after: 18446744073709551615}").unwrap_err();
         assert!(e.to_string().contains("at most 24h"), "{e}");
+    }
+
+    /// Regression: `expect_status: 999` and `within: 2.5` said "data did not
+    /// match any variant of untagged enum ...", not what to write.
+    #[test]
+    fn bad_statuses_and_durations_say_what_to_write() {
+        for bad in ["999", "\"6xx\"", "[200, 999]", "-1", "{a: 1}"] {
+            let e = serde_yaml::from_str::<StatusExpect>(bad)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("is not a status: write a code from 100 to 599"),
+                "{bad}: {e}"
+            );
+        }
+        let e = serde_yaml::from_str::<Delivery>("{send: e, after: 2.5}")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("write it with a unit, like 2500ms or 2.5s"),
+            "{e}"
+        );
+        let e = serde_yaml::from_str::<Delivery>("{send: e, after: [1]}")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("is not a duration"), "{e}");
     }
 
     #[test]
