@@ -192,3 +192,46 @@ fn demo_fault_picks_the_demo_target_over_the_configured_default() {
         .stderr_has("pass --target demo")
         .run();
 }
+
+/// Regression: `luota demo` stopped with SIGTERM left its temporary SQLite
+/// files behind (only Ctrl-C cleaned up).
+#[cfg(unix)]
+#[test]
+fn demo_stopped_with_sigterm_removes_its_temporary_database() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_luota"))
+        .args(["demo", "--port", &port.to_string()])
+        .env("LUOTA_DEMO_SECRET", "whsec_bad_input_demo")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let db = loop {
+        let line = lines.next().expect("the demo prints its database").unwrap();
+        if let Some(url) = line.trim().strip_prefix("database: sqlite://") {
+            break std::path::PathBuf::from(url);
+        }
+    };
+    assert!(db.exists(), "{} while the demo runs", db.display());
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "demo did not stop"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(!db.exists(), "{} left behind", db.display());
+}

@@ -79,7 +79,8 @@ pub async fn demo(args: DemoArgs) -> i32 {
         println!("  fault: {} ({})", f.id(), f.dcode());
     }
     println!("press Ctrl-C to stop");
-    let _ = tokio::signal::ctrl_c().await;
+    // SIGTERM too (a CI job or `kill`): the shutdown removes the temporary database.
+    super::run::interrupted().await;
     server.shutdown().await;
     exit::PASSED
 }

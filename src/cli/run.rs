@@ -172,7 +172,8 @@ pub fn exit_code(run: &RunRecord) -> i32 {
     }))
 }
 
-async fn interrupted() {
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
+pub async fn interrupted() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
