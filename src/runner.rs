@@ -300,6 +300,32 @@ fn rerun(cx: &RunContext, path: &str) -> String {
 /// The record of a run whose target could not be used at all: every drill
 /// errored (invalid ones stay invalid) with the same reason, so reports are
 /// still written.
+/// The record of a run whose `luota.yaml` is invalid: nothing ran, and the
+/// config file itself is the one invalid entry, so CI still gets reports
+/// (a JUnit file with the error, not a missing file).
+pub fn unusable_config(config: &Diagnostic) -> RunRecord {
+    let path = config.file.display().to_string();
+    let mut r = record_for(
+        &path,
+        &path,
+        String::new(),
+        format!("luota validate --config {}", shell_quote(&path)),
+    );
+    r.verdict = Verdict::Invalid;
+    r.errors.push(diagnostic_line(config));
+    RunRecord {
+        schema_version: SCHEMA_VERSION,
+        luota_version: env!("CARGO_PKG_VERSION").to_string(),
+        target: String::new(),
+        started_at: unix_now(),
+        duration_ms: 0,
+        drills: vec![r],
+        interrupted: false,
+        deploy: None,
+        shard: None,
+    }
+}
+
 pub fn unusable_target(target: &str, flags: &str, inputs: &[Input], reason: &str) -> RunRecord {
     let drills = inputs
         .iter()

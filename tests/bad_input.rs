@@ -235,3 +235,65 @@ fn demo_stopped_with_sigterm_removes_its_temporary_database() {
     }
     assert!(!db.exists(), "{} left behind", db.display());
 }
+
+/// Regression: an invalid luota.yaml (or an unknown --target) wrote none of
+/// the requested reports, so CI found no JUnit file instead of an error.
+#[test]
+fn an_invalid_config_still_writes_the_requested_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "luota.yaml",
+        "default_target: demo\ndrillz: drills\n",
+    );
+    write(dir.path(), "good.yaml", GOOD);
+    let ran = Test::new()
+        .current_dir(dir.path())
+        .args([
+            "run",
+            "good.yaml",
+            "--report-json",
+            "r.json",
+            "--report-junit",
+            "r.xml",
+        ])
+        .args(["--report-markdown", "r.md"])
+        .status(2)
+        .run();
+    assert!(ran.stderr.contains("luota.yaml:2:1"), "{}", ran.stderr);
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("r.json")).unwrap()).unwrap();
+    assert_eq!(json["drills"][0]["verdict"], "invalid");
+    assert!(json["drills"][0]["errors"][0]
+        .as_str()
+        .unwrap()
+        .contains("luota.yaml:2:1"));
+    let xml = std::fs::read_to_string(dir.path().join("r.xml")).unwrap();
+    assert!(xml.contains("luota.yaml"), "{xml}");
+    assert!(std::fs::read_to_string(dir.path().join("r.md"))
+        .unwrap()
+        .contains("invalid"));
+
+    // An unknown target: every drill is reported invalid, with why.
+    write(dir.path(), "luota.yaml", "default_target: demo\n");
+    Test::new()
+        .current_dir(dir.path())
+        .args([
+            "run",
+            "good.yaml",
+            "--target",
+            "nope",
+            "--report-json",
+            "t.json",
+        ])
+        .status(2)
+        .stderr_has("unknown target `nope`")
+        .run();
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("t.json")).unwrap()).unwrap();
+    assert_eq!(json["drills"][0]["verdict"], "invalid");
+    assert!(json["drills"][0]["errors"][0]
+        .as_str()
+        .unwrap()
+        .contains("unknown target"));
+}

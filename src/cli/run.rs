@@ -189,8 +189,18 @@ pub async fn interrupted() {
 }
 
 pub async fn run(args: RunArgs) -> i32 {
-    let (config, inputs) = match load_all(&args.config, &args.paths) {
-        Ok(x) => x,
+    // An invalid luota.yaml still gets the requested reports (its error as
+    // the one invalid entry), so CI publishes an error, not a missing file.
+    let config = match config::load(args.config.config.as_deref()) {
+        Ok((c, _)) => c,
+        Err(d) => {
+            eprint!("{d}");
+            let run = runner::unusable_config(&d);
+            return write_reports(&args, &run, None, exit::INVALID_INPUT);
+        }
+    };
+    let inputs = match load_inputs(&config, &args.paths) {
+        Ok(i) => i,
         Err(code) => return code,
     };
     let inputs = match args.shard {
@@ -219,8 +229,14 @@ pub async fn run(args: RunArgs) -> i32 {
     let target = match Target::resolve(&config, &target_name, args.demo_fault).await {
         Ok(t) => t,
         Err(e) if e.is_invalid_input() => {
+            // An unknown target or a bad ca_file: invalid input, reports still written.
             eprintln!("error: {e}");
-            return exit::INVALID_INPUT;
+            let mut run =
+                runner::unusable_target(&target_name, &rerun_flags, &inputs, &e.to_string());
+            for d in &mut run.drills {
+                d.verdict = crate::record::Verdict::Invalid;
+            }
+            return write_reports(&args, &run, None, exit::INVALID_INPUT);
         }
         Err(e) => {
             // Nothing can be sent, but every requested report is still written.
