@@ -40,10 +40,13 @@ RUN_TMP=$(mktemp -d "${TMPDIR:-/tmp}/luota-ci.XXXXXX")
 chmod 755 "$RUN_TMP"
 CLEANUPS=()
 cleanup() {
-  local i
-  # Run registered cleanups in reverse order; never let one failure stop the rest.
-  for ((i = ${#CLEANUPS[@]} - 1; i >= 0; i--)); do
-    eval "${CLEANUPS[$i]}" >/dev/null 2>&1 || true
+  local n
+  # Run registered cleanups in reverse order; never let one failure stop the
+  # rest. Each runs in a subshell: a cleanup's own loop variable (MariaDB's
+  # `for i in ...`) once overwrote this loop's index, so the index walked off
+  # the array and `set -u` failed the whole run after every test had passed.
+  for ((n = ${#CLEANUPS[@]} - 1; n >= 0; n--)); do
+    (eval "${CLEANUPS[$n]}") >/dev/null 2>&1 || true
   done
   if [ "${LUOTA_CI_KEEP:-0}" = 1 ]; then
     log "kept $RUN_TMP"
