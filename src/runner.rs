@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use indexmap::IndexMap;
 use serde_json::Value;
-use tokio::sync::Semaphore;
 
 use crate::check::Prober;
 use crate::config::Config;
@@ -139,13 +138,15 @@ pub async fn run_all(
 ) -> RunRecord {
     let started = Instant::now();
     let started_at = unix_now();
-    let sem = Arc::new(Semaphore::new(jobs.max(1)));
+    let jobs = jobs.max(1);
     let mut set = tokio::task::JoinSet::new();
     let mut slots: Vec<Option<DrillRecord>> = Vec::new();
     let mut names: Vec<(String, String)> = Vec::new();
-    // Which input a task runs, so a task that panicked (a bug) is reported
-    // as that drill's error instead of vanishing as "interrupted".
-    let mut task_slot = std::collections::HashMap::new();
+    // Drills start in input order: at most `jobs` run at once, and the next
+    // one in the queue starts only when one finishes. (Spawning them all to
+    // wait on a semaphore let the runtime pick which asked first, so with
+    // `--jobs 1` a later drill could run before an earlier one.)
+    let mut queue = std::collections::VecDeque::new();
     for (i, input) in inputs.into_iter().enumerate() {
         match input {
             Input::Invalid { path, problems } => {
@@ -156,16 +157,7 @@ pub async fn run_all(
             Input::Loaded(d) => {
                 names.push((d.path.display().to_string(), d.drill.drill.clone()));
                 slots.push(None);
-                let cx = cx.clone();
-                let sem = sem.clone();
-                let handle = set.spawn(async move {
-                    let _permit = sem.acquire_owned().await;
-                    let mut rec =
-                        crate::report::evidence::capture(cx.evidence, run_drill(&cx, &d)).await;
-                    scrub_record(&mut rec, &cx.redactions());
-                    (i, rec)
-                });
-                task_slot.insert(handle.id(), i);
+                queue.push_back((i, d));
             }
         }
     }
@@ -174,6 +166,10 @@ pub async fn run_all(
             on_done(i, rec);
         }
     }
+    // Which input a task runs, so a task that panicked (a bug) is reported
+    // as that drill's error instead of vanishing as "interrupted".
+    let mut task_slot = std::collections::HashMap::new();
+    start_next(&cx, &mut set, &mut queue, &mut task_slot, jobs);
     tokio::pin!(interrupt);
     let mut interrupted = false;
     loop {
@@ -181,6 +177,7 @@ pub async fn run_all(
             biased;
             _ = &mut interrupt, if !interrupted => {
                 interrupted = true;
+                queue.clear();
                 set.abort_all();
             }
             next = set.join_next() => match next {
@@ -206,6 +203,7 @@ pub async fn run_all(
                 None => break,
             }
         }
+        start_next(&cx, &mut set, &mut queue, &mut task_slot, jobs);
     }
     let drills = slots
         .into_iter()
@@ -230,6 +228,28 @@ pub async fn run_all(
         interrupted,
         deploy: cx.deploy.clone(),
         shard: None,
+    }
+}
+
+/// Start queued drills, in input order, until `jobs` are running.
+fn start_next(
+    cx: &Arc<RunContext>,
+    set: &mut tokio::task::JoinSet<(usize, DrillRecord)>,
+    queue: &mut std::collections::VecDeque<(usize, LoadedDrill)>,
+    task_slot: &mut std::collections::HashMap<tokio::task::Id, usize>,
+    jobs: usize,
+) {
+    while set.len() < jobs {
+        let Some((i, d)) = queue.pop_front() else {
+            break;
+        };
+        let cx = cx.clone();
+        let handle = set.spawn(async move {
+            let mut rec = crate::report::evidence::capture(cx.evidence, run_drill(&cx, &d)).await;
+            scrub_record(&mut rec, &cx.redactions());
+            (i, rec)
+        });
+        task_slot.insert(handle.id(), i);
     }
 }
 

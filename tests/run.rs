@@ -2,6 +2,7 @@
 //! demo fault caught, and bad input handled without losing other drills.
 
 mod builder;
+mod hostile_server;
 
 use std::io::Read;
 use std::net::TcpListener;
@@ -357,4 +358,44 @@ fn a_control_drill_without_checks_is_rejected_not_passed() {
         .stderr_has("c.yaml:2:10")
         .stderr_has("a control drill needs checks")
         .run();
+}
+
+/// Regression: with `--jobs 1` the drills must run in the order given.
+/// Every drill task used to be spawned at once to wait on a semaphore, and
+/// the runtime chose which asked first, so now and then a later drill ran
+/// first (seen as an ignored Ctrl-C in tests/interrupt.rs: the fast drill
+/// waited behind the 60 s one; and as the hostile tests' second drill
+/// meeting the hostile connection).
+#[test]
+fn jobs_1_runs_drills_in_the_order_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = hostile_server::Server::start(hostile_server::Mode::Echo, usize::MAX);
+    let cfg = config(dir.path(), &server.url("/webhook"));
+    let n = 12;
+    let drills: Vec<String> = (0..n)
+        .map(|i| {
+            write(
+                dir.path(),
+                &format!("d{i:02}.yaml"),
+                &format!(
+                    "drill: order {i}\nevents:\n  e: {{ type: invoice.paid, set: {{ id: evt_order_{i:02} }} }}\ndeliver:\n  - send: e\n"
+                ),
+            )
+        })
+        .collect();
+    let mut args = vec!["run".to_string()];
+    args.extend(drills.iter().cloned());
+    args.extend(["--jobs", "1", "--snapshots", "ignore", "--config", &cfg].map(String::from));
+    Test::new()
+        .args(args)
+        .env("LUOTA_TEST_SECRET", SECRET)
+        .status(0)
+        .run();
+    let echoed = String::from_utf8_lossy(&server.echoed()).into_owned();
+    let order: Vec<&str> = echoed
+        .match_indices("evt_order_")
+        .map(|(at, _)| &echoed[at..at + 12])
+        .collect();
+    let expected: Vec<String> = (0..n).map(|i| format!("evt_order_{i:02}")).collect();
+    assert_eq!(order, expected, "deliveries arrived out of input order");
 }
