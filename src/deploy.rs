@@ -15,7 +15,13 @@ use crate::record::DeployRecord;
 use crate::safety;
 
 /// Read the deploy SHA of `target` (`None` when the target does not say how).
-pub async fn read(config: &Config, target: &str, secret_envs: &[String]) -> Option<DeployRecord> {
+/// A `{url: ...}` is fetched trusting the target's `ca_file` (`ca_pem`) too.
+pub async fn read(
+    config: &Config,
+    target: &str,
+    secret_envs: &[String],
+    ca_pem: Option<&[u8]>,
+) -> Option<DeployRecord> {
     if target == DEMO_TARGET {
         return Some(DeployRecord {
             sha: Some(format!("luota-{}", env!("CARGO_PKG_VERSION"))),
@@ -54,6 +60,7 @@ pub async fn read(config: &Config, target: &str, secret_envs: &[String]) -> Opti
                 json,
                 &config.safety.allowed_hosts,
                 config.defaults.timeout,
+                ca_pem,
             )
             .await
             {
@@ -77,12 +84,15 @@ async fn from_url(
     json: &str,
     allowed: &[String],
     timeout: Duration,
+    ca_pem: Option<&[u8]>,
 ) -> Result<String, String> {
     safety::check_url(url, allowed).map_err(|e| e.to_string())?;
     let path = JsonPath::parse(json).map_err(|e| format!("bad JSONPath `{json}`: {e}"))?;
-    let client = reqwest::Client::builder()
+    let builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .timeout(timeout)
+        .timeout(timeout);
+    let client = crate::deliver::tls::trust_extra_ca(builder, ca_pem)
+        .map_err(|e| format!("`ca_file`: {e}"))?
         .build()
         .map_err(|e| e.to_string())?;
     let resp = client.get(url).send().await.map_err(|e| {

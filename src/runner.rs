@@ -68,19 +68,13 @@ impl RunContext {
 
     pub fn new(target: Target, config: Config, rerun_flags: String) -> Result<RunContext, String> {
         let timeout = config.defaults.timeout;
-        let mut builder = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(timeout)
             .pool_idle_timeout(Duration::from_secs(30));
-        if let Some(pem) = &target.ca_pem {
-            // The same extra CA for ordinary deliveries, setup calls and checks.
-            for cert in reqwest::Certificate::from_pem_bundle(pem)
-                .map_err(|e| format!("target `{}`: `ca_file`: {e}", target.name))?
-            {
-                builder = builder.add_root_certificate(cert);
-            }
-        }
-        let client = builder
+        // The same extra CA for ordinary deliveries, setup calls and checks.
+        let client = crate::deliver::tls::trust_extra_ca(builder, target.ca_pem.as_deref())
+            .map_err(|e| format!("target `{}`: `ca_file`: {e}", target.name))?
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         let mut sender = Sender::new(

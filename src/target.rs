@@ -208,7 +208,13 @@ impl Target {
             why,
         };
         let ca_pem = match &t.ca_file {
-            Some(p) => Some(std::fs::read(p).map_err(|e| ca_error(e.to_string()))?),
+            // Bounded like every user file: a FIFO or /dev/zero named as
+            // `ca_file` is an error, not a hang.
+            Some(p) => Some(
+                crate::drill::load::read_bounded(p, crate::drill::load::MAX_FILE_BYTES)
+                    .map_err(|e| ca_error(e.to_string()))?
+                    .into_bytes(),
+            ),
             None => None,
         };
         let tls = crate::deliver::tls::client_config(ca_pem.as_deref()).map_err(ca_error)?;

@@ -96,6 +96,13 @@ class H(http.server.BaseHTTPRequestHandler):
         self.send_header("content-length", "2")
         self.end_headers()
         self.wfile.write(b"{}")
+    def do_GET(self):
+        body = b'{"sha": "deadbeef42"}'
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
     def log_message(self, *a):
         pass
 srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
@@ -143,6 +150,11 @@ fn tls_server(dir: &Path) -> Option<Server> {
 }
 
 fn setup(ca_file: bool) -> Option<(tempfile::TempDir, Server, String, String)> {
+    setup_with(ca_file, "")
+}
+
+/// `setup`, with `more` appended to the target's lines of luota.yaml.
+fn setup_with(ca_file: bool, more: &str) -> Option<(tempfile::TempDir, Server, String, String)> {
     let dir = tempfile::tempdir().unwrap();
     make_certs(dir.path());
     let server = tls_server(dir.path())?;
@@ -155,8 +167,9 @@ fn setup(ca_file: bool) -> Option<(tempfile::TempDir, Server, String, String)> {
     std::fs::write(
         &cfg,
         format!(
-            "default_target: staging\ntargets:\n  staging:\n    webhook: https://127.0.0.1:{}/webhook\n    secret_env: LUOTA_TLS_SECRET\n{ca}defaults:\n  timeout: 5s\n  settle: 50ms\n",
-            server.port
+            "default_target: staging\ntargets:\n  staging:\n    webhook: https://127.0.0.1:{port}/webhook\n    secret_env: LUOTA_TLS_SECRET\n{ca}{more}defaults:\n  timeout: 5s\n  settle: 50ms\n",
+            port = server.port,
+            more = more.replace("{port}", &server.port.to_string()),
         ),
     )
     .unwrap();
@@ -264,5 +277,116 @@ fn a_ca_file_that_is_not_a_certificate_is_invalid_input() {
         .env("LUOTA_TLS_SECRET", SECRET)
         .status(2)
         .stderr_has("cannot use `ca_file`")
+        .run();
+}
+
+/// Regression: the deploy-SHA URL used a client of its own that did not
+/// trust the target's `ca_file`, so a staging version endpoint behind the
+/// staging CA read as "deploy SHA unknown".
+#[test]
+fn the_deploy_sha_url_trusts_the_targets_ca_too() {
+    let Some((dir, _server, cfg, drill)) = setup_with(
+        true,
+        "    deploy_sha: { url: \"https://127.0.0.1:{port}/version\", json: $.sha }\n",
+    ) else {
+        return;
+    };
+    let json = dir.path().join("r.json");
+    let ran = Test::new()
+        .args(["run", &drill, "--config", &cfg, "--snapshots", "ignore"])
+        .args(["--report-json", json.to_str().unwrap()])
+        .env("LUOTA_TLS_SECRET", SECRET)
+        .status(0)
+        .run();
+    assert!(!ran.stderr.contains("deploy SHA unknown"), "{}", ran.stderr);
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(report["deploy"]["sha"], "deadbeef42", "{report:#}");
+}
+
+#[test]
+fn send_with_ca_file_reaches_an_https_handler_behind_that_ca() {
+    let Some((dir, _server, cfg, _drill)) = setup(false) else {
+        return;
+    };
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let url = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("webhook: "))
+        .unwrap()
+        .to_string();
+    let ca = dir.path().join("ca.pem");
+    let send = |with_ca: bool, status: i32| {
+        let mut t = Test::new()
+            .args(["send", "--to", &url, "--secret-env", "LUOTA_TLS_SECRET"])
+            .args(["--type", "invoice.paid"])
+            .env("LUOTA_TLS_SECRET", SECRET);
+        if with_ca {
+            t = t.args(["--ca-file", ca.to_str().unwrap()]);
+        }
+        t.status(status).run()
+    };
+    // Without the CA the handshake fails: not carried out, and says why.
+    let ran = send(false, 3);
+    let all = format!("{}{}", ran.stdout, ran.stderr).to_lowercase();
+    assert!(all.contains("certificate"), "{all}");
+    send(true, 0);
+    let log = std::fs::read_to_string(dir.path().join("requests.log")).unwrap();
+    assert_eq!(
+        log.lines().count(),
+        1,
+        "exactly the send with the CA arrived"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_ca_file_that_is_a_fifo_is_an_error_not_a_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("ca.pem");
+    let ok = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(ok.success());
+    let cfg = dir.path().join("luota.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "default_target: staging\ntargets:\n  staging:\n    webhook: https://127.0.0.1:9/webhook\n    secret_env: LUOTA_TLS_SECRET\n    ca_file: {}\n",
+            fifo.display()
+        ),
+    )
+    .unwrap();
+    let drill = dir.path().join("d.yaml");
+    std::fs::write(
+        &drill,
+        "drill: d\nevents:\n  e: { type: invoice.paid }\ndeliver:\n  - send: e\n",
+    )
+    .unwrap();
+    let ran = Test::new()
+        .args([
+            "run",
+            drill.to_str().unwrap(),
+            "--config",
+            cfg.to_str().unwrap(),
+        ])
+        .env("LUOTA_TLS_SECRET", SECRET)
+        .status(2)
+        .run();
+    assert!(ran.stderr.contains("ca_file"), "{}", ran.stderr);
+    Test::new()
+        .args([
+            "send",
+            "--to",
+            "https://127.0.0.1:9/webhook",
+            "--secret-env",
+            "LUOTA_TLS_SECRET",
+        ])
+        .args([
+            "--type",
+            "invoice.paid",
+            "--ca-file",
+            fifo.to_str().unwrap(),
+        ])
+        .env("LUOTA_TLS_SECRET", SECRET)
+        .status(2)
+        .stderr_has("--ca-file")
         .run();
 }

@@ -246,7 +246,13 @@ pub async fn run(args: RunArgs) -> i32 {
             return write_reports(&args, &run, None, exit_code(&run));
         }
     };
-    let deploy = crate::deploy::read(&config, &target.name, &target.secret_env_names).await;
+    let deploy = crate::deploy::read(
+        &config,
+        &target.name,
+        &target.secret_env_names,
+        target.ca_pem.as_deref(),
+    )
+    .await;
     if let Some(e) = deploy.as_ref().and_then(|d| d.error.as_ref()) {
         eprintln!("warning: deploy SHA unknown: {e}");
     }

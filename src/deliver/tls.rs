@@ -1,6 +1,8 @@
-//! TLS for `together` groups.
+//! TLS: which certificate authorities luota trusts for `https://`.
 //!
-//! Ordinary deliveries use reqwest's rustls with the public (webpki) roots.
+//! Ordinary deliveries, setup calls, checks, the deploy-SHA URL and `send`
+//! use reqwest's rustls with the public (webpki) roots, plus the target's
+//! `ca_file` (or `send --ca-file`) through [`trust_extra_ca`].
 //! A `together` group opens its own connections with hyper's connection
 //! API, so it needs the same trust set up by hand: the same rustls, the same
 //! webpki roots, plus the target's `ca_file` (a staging CA) when it has one.
@@ -37,6 +39,20 @@ pub fn client_config(extra_ca_pem: Option<&[u8]>) -> Result<Arc<ClientConfig>, S
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(Arc::new(config))
+}
+
+/// Add every certificate of `extra_ca_pem` (a `ca_file`) to a reqwest
+/// client's roots, so the same staging CA is trusted by every request.
+pub fn trust_extra_ca(
+    mut builder: reqwest::ClientBuilder,
+    extra_ca_pem: Option<&[u8]>,
+) -> Result<reqwest::ClientBuilder, String> {
+    if let Some(pem) = extra_ca_pem {
+        for cert in reqwest::Certificate::from_pem_bundle(pem).map_err(|e| e.to_string())? {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    Ok(builder)
 }
 
 /// The config with the public roots only (shared).
