@@ -24,6 +24,7 @@ use crate::plan::{
     self, HttpRequest, Plan, PlanContext, PlanError, PlannedDelivery, PlannedMember, PlannedStep,
 };
 use crate::record::*;
+use crate::report::evidence::Sink;
 use crate::safety;
 use crate::stripe::body::encode;
 use crate::stripe::body::BodyEncoding;
@@ -163,7 +164,13 @@ pub async fn run_all(
     // Which input a task runs, so a task that panicked (a bug) is reported
     // as that drill's error instead of vanishing as "interrupted".
     let mut task_slot = std::collections::HashMap::new();
-    start_next(&cx, &mut set, &mut queue, &mut task_slot, jobs);
+    // Each drill's evidence sink, kept here too: a drill cut short by an
+    // interrupt still leaves the proof of what it had sent.
+    let sinks: Vec<Option<Sink>> = slots
+        .iter()
+        .map(|_| cx.evidence.then(Sink::default))
+        .collect();
+    start_next(&cx, &mut set, &mut queue, &mut task_slot, &sinks, jobs);
     tokio::pin!(interrupt);
     let mut interrupted = false;
     loop {
@@ -197,17 +204,19 @@ pub async fn run_all(
                 None => break,
             }
         }
-        start_next(&cx, &mut set, &mut queue, &mut task_slot, jobs);
+        start_next(&cx, &mut set, &mut queue, &mut task_slot, &sinks, jobs);
     }
     let drills = slots
         .into_iter()
         .zip(names)
-        .map(|(slot, (path, name))| {
+        .zip(sinks)
+        .map(|((slot, (path, name)), sink)| {
             slot.unwrap_or_else(|| {
                 let mut r = empty_record(&cx, &path, &name, String::new());
                 r.verdict = Verdict::Interrupted;
                 r.errors
                     .push("interrupted before the drill finished".into());
+                r.evidence = sink.map(|s| s.take()).unwrap_or_default();
                 r
             })
         })
@@ -231,6 +240,7 @@ fn start_next(
     set: &mut tokio::task::JoinSet<(usize, DrillRecord)>,
     queue: &mut std::collections::VecDeque<(usize, LoadedDrill)>,
     task_slot: &mut std::collections::HashMap<tokio::task::Id, usize>,
+    sinks: &[Option<Sink>],
     jobs: usize,
 ) {
     while set.len() < jobs {
@@ -238,8 +248,9 @@ fn start_next(
             break;
         };
         let cx = cx.clone();
+        let sink = sinks[i].clone();
         let handle = set.spawn(async move {
-            let mut rec = crate::report::evidence::capture(cx.evidence, run_drill(&cx, &d)).await;
+            let mut rec = crate::report::evidence::capture(sink, run_drill(&cx, &d)).await;
             scrub_record(&mut rec, &cx.redactions());
             (i, rec)
         });

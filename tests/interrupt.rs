@@ -84,6 +84,7 @@ fn interrupted_run(signal: &str) {
     let json = dir.path().join("r.json");
     let junit = dir.path().join("r.xml");
     let md = dir.path().join("r.md");
+    let evidence = dir.path().join("evidence");
     let mut child = spawn(&[
         "run",
         &fast,
@@ -98,6 +99,8 @@ fn interrupted_run(signal: &str) {
         junit.to_str().unwrap(),
         "--report-markdown",
         md.to_str().unwrap(),
+        "--evidence",
+        evidence.to_str().unwrap(),
     ]);
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut seen = String::new();
@@ -149,6 +152,24 @@ fn interrupted_run(signal: &str) {
         "{summary}"
     );
     assert!(summary.to_lowercase().contains("interrupted"), "{summary}");
+    // The interrupted drill's evidence holds the delivery it had sent
+    // (it used to be dropped with the drill's task).
+    let files: Vec<String> = std::fs::read_dir(&evidence)
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert_eq!(files.len(), 2, "one evidence file a drill: {files:#?}");
+    let slow = files
+        .iter()
+        .find(|f| f.contains("still running"))
+        .expect("the interrupted drill's evidence");
+    assert!(slow.to_lowercase().contains("verdict: interrupted"), "{slow}");
+    assert!(slow.contains("entries: 1 "), "{slow}");
+    assert!(
+        slow.contains("Stripe-Signature") || slow.contains("stripe-signature"),
+        "{slow}"
+    );
+    assert!(files.iter().all(|f| !f.contains(SECRET)));
     no_temp_files(dir.path());
 }
 

@@ -9,9 +9,11 @@
 //! - every read of the app's state (checks, `stable`, `unchanged`): the
 //!   probe, the status and the body it answered.
 //!
-//! Capture is a task-local sink: [`capture`] wraps one drill's future, and the
-//! delivery and probe code call [`record`], which does nothing outside a
-//! capture. So nothing is kept unless `--evidence` is on.
+//! Capture is a task-local [`Sink`]: [`capture`] wraps one drill's future,
+//! and the delivery and probe code call [`record`], which does nothing
+//! outside a capture. So nothing is kept unless `--evidence` is on. The run
+//! keeps a handle on each drill's sink, so a drill cut short by Ctrl-C still
+//! leaves the proof of what it had sent.
 //!
 //! Redaction: the `Stripe-Signature` header is kept (it is an HMAC, not a
 //! secret, and is what an operator needs to prove what was sent); the values
@@ -20,8 +22,8 @@
 //! `[redacted]`; URL query strings and passwords are dropped; finally every
 //! occurrence of the target's secrets is replaced, as a last guard.
 
-use std::cell::RefCell;
 use std::fmt::Write;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::record::DrillRecord;
@@ -51,7 +53,18 @@ pub enum EntryKind {
 }
 
 tokio::task_local! {
-    static SINK: RefCell<Vec<Entry>>;
+    static SINK: Sink;
+}
+
+/// Where one drill's entries go; a clone shares them.
+#[derive(Debug, Clone, Default)]
+pub struct Sink(Arc<Mutex<Vec<Entry>>>);
+
+impl Sink {
+    /// Everything recorded so far (the sink is left empty).
+    pub fn take(&self) -> Vec<Entry> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
 }
 
 /// Unix milliseconds now.
@@ -65,7 +78,10 @@ pub fn now_ms() -> u128 {
 /// Record an entry when a capture is active; a no-op otherwise. `make` runs
 /// only inside a capture, so nothing is copied when evidence is off.
 pub fn record(make: impl FnOnce() -> Entry) {
-    let _ = SINK.try_with(|s| s.borrow_mut().push(make()));
+    let _ = SINK.try_with(|s| {
+        let e = make();
+        s.0.lock().unwrap_or_else(|p| p.into_inner()).push(e);
+    });
 }
 
 /// Whether a capture is active for the current task.
@@ -73,19 +89,16 @@ pub fn capturing() -> bool {
     SINK.try_with(|_| ()).is_ok()
 }
 
-/// Run one drill; when `on`, capture everything it sent and read into its record.
-pub async fn capture(on: bool, fut: impl std::future::Future<Output = DrillRecord>) -> DrillRecord {
-    if !on {
+/// Run one drill; with a sink, capture everything it sent and read into its record.
+pub async fn capture(
+    sink: Option<Sink>,
+    fut: impl std::future::Future<Output = DrillRecord>,
+) -> DrillRecord {
+    let Some(sink) = sink else {
         return fut.await;
-    }
-    let (mut rec, entries) = SINK
-        .scope(RefCell::new(Vec::new()), async {
-            let rec = fut.await;
-            let entries = SINK.with(|s| std::mem::take(&mut *s.borrow_mut()));
-            (rec, entries)
-        })
-        .await;
-    rec.evidence = entries;
+    };
+    let mut rec = SINK.scope(sink.clone(), fut).await;
+    rec.evidence = sink.take();
     rec
 }
 
