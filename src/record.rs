@@ -249,6 +249,52 @@ pub struct ValueRecord {
     pub error: Option<String>,
 }
 
+/// The deliveries of one plan line that missed their expected status.
+#[derive(Debug)]
+pub struct MissedDeliveries<'a> {
+    /// The first delivery that missed (its event, signature, response).
+    pub first: &'a DeliveryRecord,
+    /// How many of the line's deliveries missed.
+    pub missed: usize,
+    /// How many deliveries the line made.
+    pub of: usize,
+    /// What the first one got: `answered 500`, or its error.
+    pub what: String,
+}
+
+impl StepRecord {
+    /// The step's missed deliveries, grouped by the plan line that sent them.
+    pub fn missed_deliveries(&self) -> Vec<MissedDeliveries<'_>> {
+        let mut lines: Vec<usize> = self
+            .deliveries
+            .iter()
+            .filter(|x| !x.ok)
+            .map(|x| x.line)
+            .collect();
+        lines.dedup();
+        lines
+            .into_iter()
+            .filter_map(|line| {
+                let group = || self.deliveries.iter().filter(move |x| x.line == line);
+                let first = group().find(|x| !x.ok)?;
+                let what = match first.outcome {
+                    DeliveryOutcome::Answered => format!(
+                        "answered {}",
+                        first.status.map(|s| s.to_string()).unwrap_or_default()
+                    ),
+                    _ => first.error.clone().unwrap_or_else(|| "failed".into()),
+                };
+                Some(MissedDeliveries {
+                    first,
+                    missed: group().filter(|x| !x.ok).count(),
+                    of: group().count(),
+                    what,
+                })
+            })
+            .collect()
+    }
+}
+
 impl DrillRecord {
     /// Every delivery of every step.
     pub fn deliveries(&self) -> impl Iterator<Item = &DeliveryRecord> {

@@ -163,7 +163,10 @@ fn interrupted_run(signal: &str) {
         .iter()
         .find(|f| f.contains("still running"))
         .expect("the interrupted drill's evidence");
-    assert!(slow.to_lowercase().contains("verdict: interrupted"), "{slow}");
+    assert!(
+        slow.to_lowercase().contains("verdict: interrupted"),
+        "{slow}"
+    );
     assert!(slow.contains("entries: 1 "), "{slow}");
     assert!(
         slow.contains("Stripe-Signature") || slow.contains("stripe-signature"),

@@ -31,7 +31,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::drill::model::Stage;
-use crate::record::{DeliveryOutcome, DeployRecord, DrillRecord, StepRecord, Verdict};
+use crate::record::{DeployRecord, DrillRecord, StepRecord, Verdict};
 use crate::report::human_duration;
 use crate::runner::show;
 
@@ -302,29 +302,11 @@ pub fn derive(d: &DrillRecord, deploy: Option<&DeployRecord>) -> Option<Incident
                 )],
             });
         }
-        let mut lines: Vec<usize> = step
-            .deliveries
-            .iter()
-            .filter(|x| !x.ok)
-            .map(|x| x.line)
-            .collect();
-        lines.dedup();
-        for line in lines {
-            let group: Vec<_> = step.deliveries.iter().filter(|x| x.line == line).collect();
-            let bad: Vec<_> = group.iter().filter(|x| !x.ok).collect();
-            let first = bad[0];
-            let what = match first.outcome {
-                DeliveryOutcome::Answered => format!(
-                    "answered {}",
-                    first.status.map(|s| s.to_string()).unwrap_or_default()
-                ),
-                _ => first.error.clone().unwrap_or_else(|| "failed".into()),
-            };
+        for m in step.missed_deliveries() {
+            let (first, what) = (m.first, &m.what);
             let mut detail = vec![format!(
                 "{} of {} {what}, expected {}",
-                bad.len(),
-                group.len(),
-                first.expected_status
+                m.missed, m.of, first.expected_status
             )];
             if let Some(body) = &first.response_excerpt {
                 detail.push(format!(

@@ -4,7 +4,7 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use super::human_duration;
-use crate::record::{DeliveryOutcome, DrillRecord, RunRecord, Verdict};
+use crate::record::{DrillRecord, RunRecord, Verdict};
 use crate::runner::show;
 
 /// The one-line summary of a drill (also used as progress while running).
@@ -92,24 +92,8 @@ pub fn drill_detail(d: &DrillRecord) -> String {
             );
         }
         // Deliveries that missed their expectation, grouped by plan line.
-        let mut lines: Vec<usize> = step
-            .deliveries
-            .iter()
-            .filter(|x| !x.ok)
-            .map(|x| x.line)
-            .collect();
-        lines.dedup();
-        for line in lines {
-            let group: Vec<_> = step.deliveries.iter().filter(|x| x.line == line).collect();
-            let bad: Vec<_> = group.iter().filter(|x| !x.ok).collect();
-            let first = bad[0];
-            let what = match first.outcome {
-                DeliveryOutcome::Answered => format!(
-                    "answered {}",
-                    first.status.map(|s| s.to_string()).unwrap_or_default()
-                ),
-                _ => first.error.clone().unwrap_or_else(|| "failed".into()),
-            };
+        for m in step.missed_deliveries() {
+            let (first, what) = (m.first, &m.what);
             let body = if first.body == "stripe" {
                 String::new()
             } else {
@@ -120,8 +104,8 @@ pub fn drill_detail(d: &DrillRecord) -> String {
                 "      ✗ {prefix}delivery of `{}` (signature {}{body}): {} of {} {what}, expected {}",
                 first.event,
                 first.signature,
-                bad.len(),
-                group.len(),
+                m.missed,
+                m.of,
                 first.expected_status
             );
             if first.signature == "future" {
