@@ -60,6 +60,9 @@ pub async fn demo(args: DemoArgs) -> i32 {
         future_window_secs: 300,
         effect_delay: args.effect_delay,
     };
+    // Listening before anything is printed: a SIGTERM right after the
+    // `database:` line must still remove the temporary database.
+    let stop = super::run::interrupted();
     let server = match DemoServer::start(([127, 0, 0, 1], args.port).into(), opts).await {
         Ok(s) => s,
         Err(e) => {
@@ -80,7 +83,7 @@ pub async fn demo(args: DemoArgs) -> i32 {
     }
     println!("press Ctrl-C to stop");
     // SIGTERM too (a CI job or `kill`): the shutdown removes the temporary database.
-    super::run::interrupted().await;
+    stop.await;
     server.shutdown().await;
     exit::PASSED
 }

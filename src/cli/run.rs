@@ -172,23 +172,47 @@ pub fn exit_code(run: &RunRecord) -> i32 {
     }))
 }
 
-/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
-pub async fn interrupted() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
+/// Listen for Ctrl-C (SIGINT) and SIGTERM from this call on; the future
+/// resolves on either. The handlers are installed here, not at the first
+/// poll, so a signal that comes before the caller awaits is not lost (nor
+/// does it kill the process with the default action, leaving a demo's
+/// temporary database behind). Call it inside the runtime.
+#[cfg(unix)]
+pub fn interrupted() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let int = signal(SignalKind::interrupt());
+    let term = signal(SignalKind::terminate());
+    async move {
+        match (int, term) {
+            (Ok(mut i), Ok(mut t)) => {
+                tokio::select! {
+                    _ = i.recv() => {}
+                    _ = t.recv() => {}
+                }
             }
-            return;
+            (Ok(mut one), Err(_)) | (Err(_), Ok(mut one)) => {
+                one.recv().await;
+            }
+            // No handler could be installed: the default actions apply.
+            (Err(_), Err(_)) => std::future::pending().await,
         }
     }
-    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Ctrl-C only, where there is no SIGTERM.
+#[cfg(not(unix))]
+pub fn interrupted() -> impl std::future::Future<Output = ()> {
+    async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 pub async fn run(args: RunArgs) -> i32 {
+    // From the start: a Ctrl-C while the demo starts or the target is
+    // resolved still ends with reports and exit 130.
+    let stop = interrupted();
     // An invalid luota.yaml still gets the requested reports (its error as
     // the one invalid entry), so CI publishes an error, not a missing file.
     let config = match config::load(args.config.config.as_deref()) {
@@ -286,24 +310,18 @@ pub async fn run(args: RunArgs) -> i32 {
     // the output keeps input order while drills run in parallel.
     let mut pending: BTreeMap<usize, String> = BTreeMap::new();
     let mut next = 0usize;
-    let run = run_all(
-        cx.clone(),
-        inputs,
-        args.jobs as usize,
-        interrupted(),
-        |i, d| {
-            pending.insert(
-                i,
-                format!("{}\n{}", terminal::drill_line(d), terminal::drill_detail(d)),
-            );
-            let mut out = std::io::stdout().lock();
-            while let Some(text) = pending.remove(&next) {
-                let _ = out.write_all(text.as_bytes());
-                next += 1;
-            }
-            let _ = out.flush();
-        },
-    )
+    let run = run_all(cx.clone(), inputs, args.jobs as usize, stop, |i, d| {
+        pending.insert(
+            i,
+            format!("{}\n{}", terminal::drill_line(d), terminal::drill_detail(d)),
+        );
+        let mut out = std::io::stdout().lock();
+        while let Some(text) = pending.remove(&next) {
+            let _ = out.write_all(text.as_bytes());
+            next += 1;
+        }
+        let _ = out.flush();
+    })
     .await;
     {
         let mut out = std::io::stdout().lock();
