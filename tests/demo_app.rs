@@ -1167,14 +1167,21 @@ async fn fault_slow_no_dedupe_timeout_then_redelivery_applies_twice() {
         "cus_s",
         "sub_s",
     ));
-    // The client gives up at 300 ms, as Stripe gives up at its timeout, and redelivers.
-    let first = tokio::time::timeout(Duration::from_millis(300), send_raw(d.addr(), &raw)).await;
+    // The client gives up at 1 s (the handler answers after SLOW_ANSWER, 1.5 s), as
+    // Stripe gives up at its timeout, and redelivers. 1 s leaves a loaded
+    // machine time to commit before the client hangs up.
+    let give_up = Duration::from_millis(1000);
+    let first = tokio::time::timeout(give_up, send_raw(d.addr(), &raw)).await;
     assert!(
         first.is_err(),
         "the slow handler answered within the client timeout"
     );
-    let second = tokio::time::timeout(Duration::from_millis(300), send_raw(d.addr(), &raw)).await;
+    let second = tokio::time::timeout(give_up, send_raw(d.addr(), &raw)).await;
     assert!(second.is_err());
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while d.emails(&user, "welcome").await < 2 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(d.emails(&user, "welcome").await, 2);
     assert_eq!(d.user(&user).await["credits"], 200);
 }

@@ -43,7 +43,9 @@ fn holding_handler(hold: Duration) -> (String, Arc<AtomicUsize>) {
 
 #[test]
 fn a_together_group_of_32_is_in_flight_at_once() {
-    let (base, max) = holding_handler(Duration::from_millis(50));
+    // Held long enough that every handler thread has woken and counted its
+    // request before the first lets go, even on a loaded machine.
+    let (base, max) = holding_handler(Duration::from_secs(1));
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("luota.yaml");
     std::fs::write(&cfg, format!("default_target: h\ntargets:\n  h:\n    webhook: {base}/webhook\n    secret_env: LUOTA_RACE_SECRET\ndefaults:\n  settle: 50ms\n")).unwrap();

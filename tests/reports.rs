@@ -241,11 +241,13 @@ fn renderers_on_a_not_idempotent_drill_say_not_safe_to_redeliver() {
     assert!(i.failures.iter().any(|f| f.what.contains("not idempotent")));
 }
 
+/// A configured target; the 5 s client timeout leaves a loaded machine room
+/// (no test here is about the timeout itself).
 fn config(dir: &Path, webhook: &str, extra: &str) -> String {
     write(
         dir,
         "luota.yaml",
-        &format!("default_target: local\ntargets:\n  local:\n    webhook: {webhook}\n    secret_env: LUOTA_TEST_SECRET\n{extra}defaults:\n  timeout: 700ms\n  settle: 100ms\n"),
+        &format!("default_target: local\ntargets:\n  local:\n    webhook: {webhook}\n    secret_env: LUOTA_TEST_SECRET\n{extra}defaults:\n  timeout: 5s\n  settle: 100ms\n"),
     )
 }
 

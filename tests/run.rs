@@ -197,11 +197,17 @@ fn validate_accepts_the_shipped_drills() {
         .run();
 }
 
+/// A configured target with a short client timeout (700ms, which the
+/// hanging-handler test names).
 fn config(dir: &Path, webhook: &str) -> String {
+    config_with_timeout(dir, webhook, "700ms")
+}
+
+fn config_with_timeout(dir: &Path, webhook: &str, timeout: &str) -> String {
     write(
         dir,
         "luota.yaml",
-        &format!("default_target: local\ntargets:\n  local:\n    webhook: {webhook}\n    secret_env: LUOTA_TEST_SECRET\ndefaults:\n  timeout: 700ms\n  settle: 100ms\n"),
+        &format!("default_target: local\ntargets:\n  local:\n    webhook: {webhook}\n    secret_env: LUOTA_TEST_SECRET\ndefaults:\n  timeout: {timeout}\n  settle: 100ms\n"),
     )
 }
 
@@ -370,7 +376,7 @@ fn a_control_drill_without_checks_is_rejected_not_passed() {
 fn jobs_1_runs_drills_in_the_order_given() {
     let dir = tempfile::tempdir().unwrap();
     let server = hostile_server::Server::start(hostile_server::Mode::Echo, usize::MAX);
-    let cfg = config(dir.path(), &server.url("/webhook"));
+    let cfg = config_with_timeout(dir.path(), &server.url("/webhook"), "10s");
     let n = 12;
     let drills: Vec<String> = (0..n)
         .map(|i| {

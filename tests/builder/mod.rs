@@ -4,8 +4,15 @@
 
 #![allow(dead_code)]
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long one luota run may take before the test calls it hung, kills it
+/// and fails with what it printed (a hang is a bug these tests exist to
+/// catch; it must fail the test, not stall CI).
+pub const HUNG_AFTER: Duration = Duration::from_secs(600);
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -109,20 +116,61 @@ impl Test {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().expect("luota binary starts");
-        if let Some(input) = &self.stdin {
+        if let Some(input) = self.stdin.clone() {
             use std::io::Write;
-            child.stdin.take().unwrap().write_all(input).unwrap();
+            let mut pipe = child.stdin.take().unwrap();
+            std::thread::spawn(move || {
+                let _ = pipe.write_all(&input);
+            });
         }
-        let Output {
-            status,
-            stdout,
-            stderr,
-        } = child.wait_with_output().unwrap();
-        let ran = Ran {
-            status: status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        let drain = |pipe: Option<Box<dyn Read + Send>>| {
+            std::thread::spawn(move || {
+                let mut bytes = Vec::new();
+                if let Some(mut p) = pipe {
+                    let _ = p.read_to_end(&mut bytes);
+                }
+                bytes
+            })
         };
+        let stdout = drain(
+            child
+                .stdout
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        );
+        let stderr = drain(
+            child
+                .stderr
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        );
+        let started = Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break Some(s);
+            }
+            if started.elapsed() > HUNG_AFTER {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let text = |h: std::thread::JoinHandle<Vec<u8>>| {
+            String::from_utf8_lossy(&h.join().unwrap_or_default()).into_owned()
+        };
+        let ran = Ran {
+            status: status.and_then(|s| s.code()).unwrap_or(-1),
+            stdout: text(stdout),
+            stderr: text(stderr),
+        };
+        assert!(
+            status.is_some(),
+            "luota {} hung: killed after {HUNG_AFTER:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.args.join(" "),
+            ran.stdout,
+            ran.stderr
+        );
         let show = || {
             format!(
                 "luota {}\n--- status {}\n--- stdout\n{}\n--- stderr\n{}",
