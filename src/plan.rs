@@ -163,6 +163,18 @@ pub struct PlannedExpect {
     pub unchanged: Vec<PlannedProbe>,
 }
 
+impl PlannedExpect {
+    /// Every place the promise reads state: each check's, then each
+    /// `stable` and `unchanged` probe's.
+    pub fn sources(&self) -> impl Iterator<Item = &Source> {
+        let probes = self.stable.iter().chain(&self.unchanged);
+        self.checks
+            .iter()
+            .map(|c| &c.source)
+            .chain(probes.map(|p| &p.source))
+    }
+}
+
 /// Where a rendered check or probe reads state.
 #[derive(Debug, Clone)]
 pub enum Source {

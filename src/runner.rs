@@ -677,14 +677,7 @@ pub fn refuse_unsafe(cx: &RunContext, plan: &Plan) -> Result<(), String> {
                 _ => None,
             }));
         }
-        let probes = s.expect.stable.iter().chain(&s.expect.unchanged);
-        let sources = s
-            .expect
-            .checks
-            .iter()
-            .map(|c| &c.source)
-            .chain(probes.map(|p| &p.source));
-        calls.extend(sources.filter_map(|src| match src {
+        calls.extend(s.expect.sources().filter_map(|src| match src {
             plan::Source::Http(r) => Some(r),
             _ => None,
         }));
@@ -712,12 +705,8 @@ fn needs_met(cx: &RunContext, plan: &Plan) -> Result<(), String> {
         return Ok(());
     }
     let sql = plan.steps.iter().any(|s| {
-        let probes = s.expect.stable.iter().chain(&s.expect.unchanged);
         s.expect
-            .checks
-            .iter()
-            .map(|c| &c.source)
-            .chain(probes.map(|p| &p.source))
+            .sources()
             .any(|src| matches!(src, plan::Source::Sql { .. }))
     });
     if sql {
