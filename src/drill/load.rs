@@ -76,10 +76,14 @@ pub fn load_str(path: &Path, source: String) -> Result<LoadedDrill, Vec<Diagnost
 /// an unknown one.
 pub fn from_yaml_error(path: &Path, source: &str, e: &serde_yaml::Error) -> Diagnostic {
     let message = strip_location(&e.to_string());
-    let (line, col) = e
-        .location()
-        .map(|l| (l.line(), l.column()))
-        .unwrap_or((1, 1));
+    let reported = e.location().map(|l| (l.line(), l.column()));
+    let deeper = precise(&SpanIndex::build(source), &message).map(|p| (p.line, p.col));
+    // The named key, when serde_yaml's place is before it (an enclosing map).
+    let (line, col) = match (reported, deeper) {
+        (Some(r), Some(d)) if d > r => d,
+        (Some(r), _) => r,
+        (None, d) => d.unwrap_or((1, 1)),
+    };
     let mut d = Diagnostic::new(
         path,
         source,
@@ -91,6 +95,47 @@ pub fn from_yaml_error(path: &Path, source: &str, e: &serde_yaml::Error) -> Diag
         d = d.with_help(help);
     }
     d
+}
+
+/// serde_yaml places an error raised inside a value (a bad `created:`, a
+/// misspelled key in a `together` member) at the start of the enclosing map.
+/// When the message names a deeper path — `deliver[0]: together[1]: unknown
+/// field `sned``, or `events.e: `created: ...`` — point at that key instead.
+fn precise(spans: &SpanIndex, message: &str) -> Option<super::span::Pos> {
+    let is_path = |s: &str| {
+        !s.is_empty()
+            && !s.starts_with('[')
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-.[]".contains(c))
+    };
+    let mut path = String::new();
+    let mut rest = message;
+    while let Some((seg, r)) = rest.split_once(": ") {
+        if !is_path(seg) {
+            break;
+        }
+        path = if path.is_empty() {
+            seg.to_string()
+        } else {
+            format!("{path}.{seg}")
+        };
+        rest = r;
+    }
+    if path.is_empty() {
+        return None;
+    }
+    let named = rest
+        .strip_prefix("unknown field `")
+        .or_else(|| rest.strip_prefix('`'))
+        .and_then(|r| r.split(['`', ':']).next())
+        .filter(|k| is_path(k));
+    named
+        .and_then(|k| {
+            spans
+                .exact_key(&format!("{path}.{k}"))
+                .or_else(|| spans.key_below(&path, k))
+        })
+        .or_else(|| spans.exact_key(&path))
 }
 
 /// serde_yaml puts " at line L column C" into its messages; the diagnostic

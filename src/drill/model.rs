@@ -139,11 +139,33 @@ pub struct EventSpec {
 }
 
 /// The `created` timestamp of an event.
-#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum Created {
     Unix(i64),
     Relative(RelativeCreated),
+}
+
+// By hand, not `untagged`: serde's "data did not match any variant of
+// untagged enum Created" said neither which forms exist nor which key was wrong.
+impl<'de> Deserialize<'de> for Created {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Number(n) => n.as_i64().map(Created::Unix).ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "`created: {n}` is not whole unix seconds (like 1767225600)"
+                ))
+            }),
+            Value::Object(m) => serde_json::from_value(Value::Object(m))
+                .map(Created::Relative)
+                .map_err(serde::de::Error::custom),
+            other => Err(serde::de::Error::custom(format!(
+                "`created: {other}` is not a time: write unix seconds (1767225600), or relative to \
+                 another event: `{{ after: NAME, by: 60s }}`, `{{ before: NAME, by: 60s }}` or \
+                 `{{ same-as: NAME }}`"
+            ))),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
@@ -199,11 +221,40 @@ fn one() -> u32 {
 }
 
 /// `together:` either a flag for copies, or a list of different members.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum Together {
     Flag(bool),
     Members(Vec<Member>),
+}
+
+// By hand, not `untagged`: a misspelled key in one member used to read
+// "data did not match any variant of untagged enum Together".
+impl<'de> Deserialize<'de> for Together {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Bool(b) => Ok(Together::Flag(b)),
+            Value::Array(items) => items
+                .into_iter()
+                .enumerate()
+                .map(|(i, m)| {
+                    let e = |why: String| serde::de::Error::custom(format!("together[{i}]: {why}"));
+                    if !m.is_object() {
+                        return Err(e(format!(
+                            "`{m}` is not a member: write a map, `{{ send: NAME }}` or an app \
+                             call `{{ http: \"POST URL\" }}`"
+                        )));
+                    }
+                    serde_json::from_value::<Member>(m).map_err(|x| e(x.to_string()))
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Together::Members),
+            other => Err(serde::de::Error::custom(format!(
+                "`together: {other}` is neither `true`/`false` (release the copies at once) nor a \
+                 list of members (`- send: NAME`, or an app call `- http: \"POST URL\"`)"
+            ))),
+        }
+    }
 }
 
 impl Default for Together {

@@ -127,6 +127,24 @@ impl SpanIndex {
         }
     }
 
+    /// Where the key of exactly `path` is, if the document has that key.
+    pub fn exact_key(&self, path: &str) -> Option<Pos> {
+        self.keys.get(path).copied()
+    }
+
+    /// The first key called `name` anywhere below `path` (serde_yaml's
+    /// paths stop at the last struct it named, e.g. `events.e` for a key
+    /// inside `events.e.created`).
+    pub fn key_below(&self, path: &str, name: &str) -> Option<Pos> {
+        let prefix = format!("{path}.");
+        let suffix = format!(".{name}");
+        self.keys
+            .iter()
+            .filter(|(k, _)| k.starts_with(&prefix) && k.ends_with(&suffix))
+            .map(|(_, p)| *p)
+            .min_by_key(|p| (p.line, p.col))
+    }
+
     /// Where the key of `path` is (for "unknown key" style errors); falls back to the value.
     pub fn key(&self, path: &str) -> Option<Pos> {
         self.keys.get(path).copied().or_else(|| self.value(path))
