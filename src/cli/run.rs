@@ -30,7 +30,8 @@ pub struct RunArgs {
     /// Write the full run record as JSON to FILE (also when drills fail or error).
     #[arg(long, value_name = "FILE")]
     pub report_json: Option<PathBuf>,
-    /// How many drills run at once (each isolated by its own run.uid).
+    /// How many drills run at once (each isolated by its own run.uid). Drills
+    /// start in the order given, and `--jobs 1` runs them one after another in it.
     #[arg(long, short, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: u16,
     /// Render and sign every drill, and print what would be sent; send nothing
