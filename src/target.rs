@@ -48,12 +48,40 @@ pub enum TargetError {
     Demo(String),
     #[error("--demo-fault only applies to the `demo` target, not `{0}`: drop --target (it then picks `demo`) or pass --target demo")]
     FaultNotDemo(String),
-    #[error("target `{target}`: cannot use `ca_file` {path}: {why}")]
+    #[error("target `{target}`: cannot use `ca_file` {path}: {why}; name a PEM file of the CA that signed the staging host's certificate")]
     CaFile {
         target: String,
         path: String,
         why: String,
     },
+}
+
+/// Read and parse a target's `ca_file`: the PEM bytes (for reqwest) and the
+/// TLS config of `together` groups (public roots + that CA).
+pub fn load_ca(
+    name: &str,
+    t: &crate::config::TargetConfig,
+) -> Result<(Option<Vec<u8>>, std::sync::Arc<rustls::ClientConfig>), TargetError> {
+    let ca_error = |why: String| TargetError::CaFile {
+        target: name.to_string(),
+        path: t
+            .ca_file
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        why,
+    };
+    let ca_pem = match &t.ca_file {
+        // Bounded like every user file: a FIFO or /dev/zero named as
+        // `ca_file` is an error, not a hang.
+        Some(p) => Some(
+            crate::drill::load::read_bounded_bytes(p, crate::drill::load::MAX_FILE_BYTES)
+                .map_err(|e| ca_error(e.to_string()))?,
+        ),
+        None => None,
+    };
+    let tls = crate::deliver::tls::client_config(ca_pem.as_deref()).map_err(ca_error)?;
+    Ok((ca_pem, tls))
 }
 
 impl TargetError {
@@ -139,6 +167,8 @@ impl Target {
                     .collect::<Vec<_>>()
                     .join(", "),
             })?;
+        // Input first (exit 2 outranks the refusals and missing secrets below).
+        let (ca_pem, tls) = load_ca(name, t)?;
         let refuse = |refusal| TargetError::Refused {
             target: name.to_string(),
             refusal,
@@ -198,26 +228,6 @@ impl Target {
                     .map_err(refuse)?;
             }
         }
-        let ca_error = |why: String| TargetError::CaFile {
-            target: name.to_string(),
-            path: t
-                .ca_file
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
-            why,
-        };
-        let ca_pem = match &t.ca_file {
-            // Bounded like every user file: a FIFO or /dev/zero named as
-            // `ca_file` is an error, not a hang.
-            Some(p) => Some(
-                crate::drill::load::read_bounded(p, crate::drill::load::MAX_FILE_BYTES)
-                    .map_err(|e| ca_error(e.to_string()))?
-                    .into_bytes(),
-            ),
-            None => None,
-        };
-        let tls = crate::deliver::tls::client_config(ca_pem.as_deref()).map_err(ca_error)?;
         if let Some(db) = &database {
             safety::check_database_url(db.expose(), &config.safety.allowed_hosts)
                 .map_err(refuse)?;

@@ -107,7 +107,7 @@ fn send_a_template_to_the_demo_changes_its_state() {
             "client_reference_id=user_send1",
         ])
         .status(0)
-        .stdout_has("sent     checkout.session.completed evt_")
+        .stdout_has("sending  checkout.session.completed evt_")
         .stdout_has("status   200 OK in ")
         .stdout_has("expected 2xx")
         .stdout_has("response {")

@@ -245,7 +245,88 @@ fn without_the_ca_a_tls_target_is_a_clear_connection_error_not_a_hang() {
         all.contains("certificate") || all.contains("tls handshake"),
         "says why: {all}"
     );
+    assert!(all.contains("ca_file"), "says what to do: {all}");
     println!("{all}");
+}
+
+/// A config whose target names `ca` (a path) as its `ca_file`, and a drill.
+fn bad_ca_config(dir: &Path, ca: &Path) -> (String, String) {
+    let cfg = dir.join("luota.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "default_target: tls\ntargets:\n  tls:\n    webhook: https://127.0.0.1:9/webhook\n    secret_env: LUOTA_TLS_SECRET\n    ca_file: {}\n",
+            ca.display()
+        ),
+    )
+    .unwrap();
+    let drill = dir.join("d.yaml");
+    std::fs::write(
+        &drill,
+        "drill: d\nevents:\n  e: { type: invoice.paid }\ndeliver:\n  - send: e\n",
+    )
+    .unwrap();
+    (
+        cfg.to_str().unwrap().to_string(),
+        drill.to_str().unwrap().to_string(),
+    )
+}
+
+/// Regression (found by a breaker): a DER certificate read as "stream did
+/// not contain valid UTF-8", a cut PEM listed its missing marker as bytes,
+/// `validate` passed a config whose `ca_file` run rejects, and a missing
+/// secret (exit 3) hid the bad file (exit 2 comes first).
+#[test]
+fn bad_ca_files_say_what_is_wrong_in_run_validate_and_send() {
+    let dir = tempfile::tempdir().unwrap();
+    make_certs(dir.path());
+    let der = dir.path().join("ca.der");
+    let out = Command::new("openssl")
+        .args(["x509", "-in", "ca.pem", "-outform", "DER", "-out", "ca.der"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let pem = std::fs::read_to_string(dir.path().join("ca.pem")).unwrap();
+    let cut = dir.path().join("cut.pem");
+    std::fs::write(&cut, &pem[..pem.len() / 2]).unwrap();
+    for (ca, says) in [
+        (&der, "openssl x509 -inform DER"),
+        (&cut, "-----END CERTIFICATE-----` is missing"),
+    ] {
+        let (cfg, drill) = bad_ca_config(dir.path(), ca);
+        let ran = Test::new()
+            .args(["run", &drill, "--config", &cfg])
+            .env("LUOTA_TLS_SECRET", SECRET)
+            .status(2)
+            .stderr_has(says)
+            .run();
+        assert!(!ran.stderr.contains("[4"), "no byte lists: {}", ran.stderr);
+        // Without the secret: still the file, exit 2.
+        Test::new()
+            .args(["run", &drill, "--config", &cfg])
+            .status(2)
+            .stderr_has(says)
+            .run();
+        Test::new()
+            .args(["validate", &drill, "--config", &cfg])
+            .status(2)
+            .stderr_has("ca_file")
+            .run();
+        Test::new()
+            .args([
+                "send",
+                "--to",
+                "https://127.0.0.1:9/webhook",
+                "--secret-env",
+                "LUOTA_TLS_SECRET",
+            ])
+            .args(["--type", "invoice.paid", "--ca-file", ca.to_str().unwrap()])
+            .env("LUOTA_TLS_SECRET", SECRET)
+            .status(2)
+            .stderr_has(says)
+            .run();
+    }
 }
 
 #[test]

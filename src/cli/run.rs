@@ -134,6 +134,14 @@ pub fn validate(args: ValidateArgs) -> i32 {
         );
         return exit::INVALID_INPUT;
     }
+    // The target's own files (`ca_file`) are input too; run would stop on them.
+    let mut config_bad = false;
+    if let Some(t) = config.targets.get(&target) {
+        if let Err(e) = crate::target::load_ca(&target, t) {
+            eprintln!("error: {e}");
+            config_bad = true;
+        }
+    }
     // What loading cannot see (templates, policy checks) shows when planning.
     let mut bad = 0;
     for input in &inputs {
@@ -155,7 +163,7 @@ pub fn validate(args: ValidateArgs) -> i32 {
         inputs.len() - bad,
         bad
     );
-    if bad > 0 {
+    if bad > 0 || config_bad {
         exit::INVALID_INPUT
     } else {
         exit::PASSED

@@ -252,36 +252,37 @@ pub async fn send(args: SendArgs) -> i32 {
         }
     }
     let ca_pem = match &args.ca_file {
-        Some(p) => match crate::drill::load::read_bounded(p, crate::drill::load::MAX_FILE_BYTES)
-            .map_err(|e| e.to_string())
-            .and_then(|pem| {
-                crate::deliver::tls::client_config(Some(pem.as_bytes()))?;
-                Ok(pem)
-            }) {
-            Ok(pem) => Some(pem),
-            Err(e) => {
-                eprintln!(
-                    "error: --ca-file {}: {e}; give a PEM file of CA certificates",
-                    p.display()
-                );
-                return exit::INVALID_INPUT;
+        Some(p) => {
+            match crate::drill::load::read_bounded_bytes(p, crate::drill::load::MAX_FILE_BYTES)
+                .map_err(|e| e.to_string())
+                .and_then(|pem| {
+                    crate::deliver::tls::client_config(Some(&pem))?;
+                    Ok(pem)
+                }) {
+                Ok(pem) => Some(pem),
+                Err(e) => {
+                    eprintln!(
+                        "error: --ca-file {}: {e}; give a PEM file of CA certificates",
+                        p.display()
+                    );
+                    return exit::INVALID_INPUT;
+                }
             }
-        },
+        }
         None => None,
     };
     let builder = reqwest::Client::builder()
         .connect_timeout(timeout)
         .redirect(reqwest::redirect::Policy::none());
-    let client =
-        match crate::deliver::tls::trust_extra_ca(builder, ca_pem.as_deref().map(str::as_bytes))
-            .and_then(|b| b.build().map_err(|e| e.to_string()))
-        {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("error: cannot build the HTTP client: {e}");
-                return exit::NOT_CARRIED_OUT;
-            }
-        };
+    let client = match crate::deliver::tls::trust_extra_ca(builder, ca_pem.as_deref())
+        .and_then(|b| b.build().map_err(|e| e.to_string()))
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: cannot build the HTTP client: {e}");
+            return exit::NOT_CARRIED_OUT;
+        }
+    };
     let sender = Sender::new(client, args.to.clone(), secret.clone(), secondary.clone());
     let req = match sender.prepare(&body, mode) {
         Ok(r) => r,
@@ -296,7 +297,7 @@ pub async fn send(args: SendArgs) -> i32 {
         .and_then(Value::as_str)
         .unwrap_or("?");
     println!(
-        "sent     {event_type} {event_id} to {} (signature {}, {} bytes)",
+        "sending  {event_type} {event_id} to {} (signature {}, {} bytes)",
         safety::redact_url(&args.to),
         args.signature,
         req.body.len()

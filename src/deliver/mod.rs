@@ -254,9 +254,16 @@ pub fn classify(e: &reqwest::Error, timeout: Duration) -> (DeliveryOutcome, Stri
             ),
         )
     } else if e.is_connect() {
+        let cause = root_cause(e);
+        let hint = if cause.contains("certificate") {
+            " (the host's TLS certificate is not trusted: if a staging CA signed it, name that \
+             CA's PEM file in the target's `ca_file`, or pass `--ca-file` to send)"
+        } else {
+            ""
+        };
         (
             DeliveryOutcome::ConnectFailed,
-            format!("could not connect: {}", root_cause(e)),
+            format!("could not connect: {cause}{hint}"),
         )
     } else {
         (

@@ -22,13 +22,21 @@ pub fn client_config(extra_ca_pem: Option<&[u8]>) -> Result<Arc<ClientConfig>, S
     if let Some(pem) = extra_ca_pem {
         let mut added = 0;
         for cert in CertificateDer::pem_slice_iter(pem) {
-            let cert = cert.map_err(|e| format!("not a PEM certificate: {e}"))?;
+            let cert = cert.map_err(pem_error)?;
             roots
                 .add(cert)
                 .map_err(|e| format!("not a usable CA certificate: {e}"))?;
             added += 1;
         }
         if added == 0 {
+            // DER starts with an ASN.1 SEQUENCE (0x30); PEM is text.
+            if pem.first() == Some(&0x30) {
+                return Err(
+                    "this looks like a DER (binary) certificate; convert it to PEM with \
+                     `openssl x509 -inform DER -in FILE -out FILE.pem` and name the .pem"
+                        .into(),
+                );
+            }
             return Err("no PEM certificate (-----BEGIN CERTIFICATE-----) in it".into());
         }
     }
@@ -39,6 +47,26 @@ pub fn client_config(extra_ca_pem: Option<&[u8]>) -> Result<Arc<ClientConfig>, S
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(Arc::new(config))
+}
+
+/// A PEM parse error in words (rustls lists the missing marker as bytes).
+fn pem_error(e: rustls::pki_types::pem::Error) -> String {
+    use rustls::pki_types::pem::Error;
+    match e {
+        Error::MissingSectionEnd { end_marker } => format!(
+            "a damaged PEM block: `-----END {}-----` is missing (a cut or truncated file?)",
+            String::from_utf8_lossy(&end_marker).trim()
+        ),
+        Error::IllegalSectionStart { line } => format!(
+            "a damaged PEM block: a bad `-----BEGIN` line `{}`",
+            String::from_utf8_lossy(&line).trim()
+        ),
+        Error::Base64Decode(_) => {
+            "a damaged PEM block: its base64 does not decode (a stray or missing character?)"
+                .to_string()
+        }
+        other => format!("not a PEM certificate: {other}"),
+    }
 }
 
 /// Add every certificate of `extra_ca_pem` (a `ca_file`) to a reqwest

@@ -238,6 +238,12 @@ pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
 /// Read a user file as UTF-8 text: only a regular file (a FIFO would block
 /// forever, `/dev/zero` would never end), at most `max` bytes.
 pub fn read_bounded(path: &Path, max: u64) -> std::io::Result<String> {
+    String::from_utf8(read_bounded_bytes(path, max)?)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
+}
+
+/// [`read_bounded`] for a file that need not be text (a `ca_file`).
+pub fn read_bounded_bytes(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     let meta = std::fs::metadata(path)?;
     if !meta.is_file() {
@@ -246,17 +252,17 @@ pub fn read_bounded(path: &Path, max: u64) -> std::io::Result<String> {
             "not a regular file (a FIFO, device or socket is never read)",
         ));
     }
-    let mut text = String::new();
+    let mut bytes = Vec::new();
     std::fs::File::open(path)?
         .take(max + 1)
-        .read_to_string(&mut text)?;
-    if text.len() as u64 > max {
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             format!("larger than {} MiB", max / (1024 * 1024)),
         ));
     }
-    Ok(text)
+    Ok(bytes)
 }
 
 #[cfg(test)]
