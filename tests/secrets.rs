@@ -239,6 +239,9 @@ fn no_secret_in_any_output_of_any_command() {
     // ... and an app that echoes every setup call and check back, with the
     // target's Authorization header (its bytes on the wire are the app's due).
     let echo_app = Server::start(Mode::Echo, usize::MAX);
+    // ... and one that echoes it hex- and base64-encoded (regression: only
+    // the raw forms were redacted).
+    let encoded_app = Server::start(Mode::EchoEncoded, usize::MAX);
     std::fs::write(
         work.join("luota.yaml"),
         format!(
@@ -263,6 +266,12 @@ targets:
     secret_env: LUOTA_SCAN_WHSEC
     database_env: LUOTA_SCAN_DB
     headers: {{ Authorization: \"Bearer {{{{ env.LUOTA_SCAN_TOKEN }}}}\" }}
+  encoded-app:
+    webhook: {echo}
+    app: {encoded_app}
+    secret_env: LUOTA_SCAN_WHSEC
+    database_env: LUOTA_SCAN_DB
+    headers: {{ Authorization: \"Bearer {{{{ env.LUOTA_SCAN_TOKEN }}}}\" }}
 policy:
   access: {{ active: full, trialing: full, past_due: grace, paused: none, unpaid: none, canceled: none, incomplete: none, incomplete_expired: none }}
   plans:
@@ -273,6 +282,7 @@ defaults:
 ",
             echo = echo.url("/webhook"),
             echo_app = echo_app.url("").trim_end_matches('/'),
+            encoded_app = encoded_app.url("").trim_end_matches('/'),
         ),
     )
     .unwrap();
@@ -386,6 +396,31 @@ defaults:
                 .to_ascii_lowercase()
                 .contains("authorization: [redacted]"),
         "the echoed request is in the evidence: {kept}"
+    );
+    // 2c. The same, echoed in hex and base64.
+    let (code, out) = scan.run(
+        &[
+            "run",
+            "extra/echo-app.yaml",
+            "--target",
+            "encoded-app",
+            "--report-json",
+            "out/encoded-app.json",
+            "--evidence",
+            "out/evidence-encoded-app",
+        ],
+        None,
+    );
+    assert!(code == 1 || code == 3, "{out}");
+    let mut evidence = Vec::new();
+    files_under(&work.join("out/evidence-encoded-app"), &mut evidence);
+    let kept: String = evidence
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .collect();
+    assert!(
+        kept.contains("[redacted]"),
+        "the encoded echo is in the evidence, redacted: {kept}"
     );
     // 3. Every signature mode against the echo handler.
     let (code, out) = scan.run(

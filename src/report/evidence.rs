@@ -102,6 +102,34 @@ pub async fn capture(
     rec
 }
 
+/// The hex (both cases) and base64 (standard and URL-safe) forms of a secret
+/// that a handler might echo back. Base64 depends on where the secret starts
+/// within the encoded bytes, so each of the three alignments gives its own
+/// stable middle, which any base64 text holding the secret contains. Short
+/// values are left to the raw form (their encodings would match at random).
+fn encoded_forms(secret: &str) -> Vec<String> {
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+    use base64::Engine;
+    const MIN: usize = 8;
+    if secret.len() < MIN {
+        return Vec::new();
+    }
+    let hex = hex::encode(secret);
+    let mut out = vec![hex.to_uppercase(), hex];
+    for engine in [STANDARD_NO_PAD, URL_SAFE_NO_PAD] {
+        for offset in 0..3 {
+            let mut bytes = vec![0u8; offset];
+            bytes.extend_from_slice(secret.as_bytes());
+            let enc = engine.encode(&bytes);
+            // The first 4 and last 4 characters also encode bytes around it.
+            if enc.len() >= 8 + MIN {
+                out.push(enc[4..enc.len() - 4].to_string());
+            }
+        }
+    }
+    out
+}
+
 /// What must never appear in an evidence file.
 #[derive(Debug, Clone, Default)]
 pub struct Redactions {
@@ -118,10 +146,16 @@ impl Redactions {
             .map(String::from)
             .collect();
         headers.extend(target_headers.into_iter().map(|h| h.to_ascii_lowercase()));
-        Redactions {
-            headers,
-            values: secrets.into_iter().filter(|s| !s.is_empty()).collect(),
+        let mut values: Vec<String> = Vec::new();
+        for s in secrets.into_iter().filter(|s| !s.is_empty()) {
+            values.extend(encoded_forms(&s));
+            values.push(s);
         }
+        values.sort();
+        values.dedup();
+        // Longest first, so a form that contains another is replaced whole.
+        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        Redactions { headers, values }
     }
 
     /// `text` with every secret value replaced by `[redacted]` — and, since

@@ -34,6 +34,9 @@ pub enum Mode {
     EndlessBody,
     /// `200` echoing the request head and body back as the response body.
     Echo,
+    /// `200` echoing the request head and body back in hex, then in base64
+    /// at each of three alignments (a handler that "encodes" what it leaks).
+    EchoEncoded,
 }
 
 pub struct Server {
@@ -185,9 +188,24 @@ fn serve(
                 sent += block.len();
             }
         }
-        Mode::Echo => {
+        Mode::Echo | Mode::EchoEncoded => {
             let mut reply = head.into_bytes();
             reply.extend_from_slice(&body);
+            if mode == Mode::EchoEncoded {
+                use base64::Engine;
+                let mut encoded = hex::encode(&reply).into_bytes();
+                for pad in 0..3 {
+                    let mut shifted = vec![b' '; pad];
+                    shifted.extend_from_slice(&reply);
+                    encoded.push(b'\n');
+                    encoded.extend(
+                        base64::engine::general_purpose::STANDARD
+                            .encode(&shifted)
+                            .into_bytes(),
+                    );
+                }
+                reply = encoded;
+            }
             echoed.lock().unwrap().extend_from_slice(&reply);
             let _ = s.write_all(
                 format!(
