@@ -272,3 +272,53 @@ fn interrupted_verdict_is_listed_by_the_plain_command_too() {
         .stdout_has("130")
         .run();
 }
+
+/// Regression (found by a breaker): a signal while the deploy SHA was read
+/// from a version URL that did not answer was heard only after that read's
+/// timeout (20 s here). Now the run stops at once, writes the reports with
+/// every drill `interrupted`, and exits 130.
+#[test]
+fn a_signal_while_the_deploy_sha_is_read_stops_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let webhook = Server::start(Mode::Ok, 0);
+    let version = Server::start(Mode::Hang, usize::MAX);
+    let cfg = write(
+        dir.path(),
+        "luota.yaml",
+        &format!(
+            "default_target: h\ntargets:\n  h:\n    webhook: {}\n    secret_env: LUOTA_INT_SECRET\n    deploy_sha: {{ url: \"{}\", json: $.sha }}\ndefaults:\n  timeout: 20s\n",
+            webhook.url("/webhook"),
+            version.url("/version")
+        ),
+    );
+    let drill = write(
+        dir.path(),
+        "d.yaml",
+        "drill: never starts\nevents:\n  e: { type: invoice.paid }\ndeliver:\n  - send: e\n",
+    );
+    let json = dir.path().join("r.json");
+    let mut child = spawn(&[
+        "run",
+        &drill,
+        "--config",
+        &cfg,
+        "--report-json",
+        json.to_str().unwrap(),
+    ]);
+    let start = Instant::now();
+    while version.paths().is_empty() {
+        assert!(start.elapsed() < Duration::from_secs(30), "no version read");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // SAFETY: kill(2) on our own child's pid, which has not been reaped.
+    let sent = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    assert_eq!(sent, 0);
+    // Well inside the 20 s read timeout (not a speed claim: only that the
+    // signal is not held until the read gives up).
+    let code = wait_bounded(&mut child, Duration::from_secs(10));
+    assert_eq!(code, 130);
+    let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(report["interrupted"], true);
+    assert_eq!(report["drills"][0]["verdict"], "interrupted", "{report:#}");
+    assert!(webhook.paths().is_empty(), "nothing was delivered");
+}

@@ -208,6 +208,31 @@ pub fn interrupted() -> impl std::future::Future<Output = ()> {
     }
 }
 
+/// Ctrl-C / SIGTERM heard from the moment of [`Stop::listen`], for any
+/// number of waiters: the run's start (demo, deploy SHA) and its drills.
+#[derive(Clone)]
+pub struct Stop(tokio::sync::watch::Receiver<bool>);
+
+impl Stop {
+    /// Install the handlers now (inside the runtime).
+    pub fn listen() -> Stop {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let signal = interrupted();
+        tokio::spawn(async move {
+            signal.await;
+            let _ = tx.send(true);
+        });
+        Stop(rx)
+    }
+
+    /// Resolves once a signal came (at once if one already did).
+    pub async fn wait(mut self) {
+        if self.0.wait_for(|s| *s).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
 /// Ctrl-C only, where there is no SIGTERM.
 #[cfg(not(unix))]
 pub fn interrupted() -> impl std::future::Future<Output = ()> {
@@ -219,9 +244,9 @@ pub fn interrupted() -> impl std::future::Future<Output = ()> {
 }
 
 pub async fn run(args: RunArgs) -> i32 {
-    // From the start: a Ctrl-C while the demo starts or the target is
-    // resolved still ends with reports and exit 130.
-    let stop = interrupted();
+    // From the start: a Ctrl-C while the demo starts or the deploy SHA is
+    // read still ends with reports and exit 130.
+    let stop = Stop::listen();
     // An invalid luota.yaml still gets the requested reports (its error as
     // the one invalid entry), so CI publishes an error, not a missing file.
     let config = match config::load(args.config.config.as_deref()) {
@@ -259,7 +284,13 @@ pub async fn run(args: RunArgs) -> i32 {
     if let Some(c) = &args.config.config {
         rerun_flags.push_str(&format!(" --config {}", c.display()));
     }
-    let target = match Target::resolve(&config, &target_name, args.demo_fault).await {
+    let resolved = tokio::select! {
+        t = Target::resolve(&config, &target_name, args.demo_fault) => t,
+        _ = stop.clone().wait() => {
+            return stopped_before_start(&args, &target_name, &rerun_flags, &inputs);
+        }
+    };
+    let target = match resolved {
         Ok(t) => t,
         Err(e) if e.is_invalid_input() => {
             // An unknown target or a bad ca_file: invalid input, reports still written.
@@ -279,13 +310,18 @@ pub async fn run(args: RunArgs) -> i32 {
             return write_reports(&args, &run, None, exit_code(&run));
         }
     };
-    let deploy = crate::deploy::read(
-        &config,
-        &target.name,
-        &target.secret_env_names,
-        target.ca_pem.as_deref(),
-    )
-    .await;
+    let deploy = tokio::select! {
+        d = crate::deploy::read(
+            &config,
+            &target.name,
+            &target.secret_env_names,
+            target.ca_pem.as_deref(),
+        ) => d,
+        _ = stop.clone().wait() => {
+            target.shutdown().await;
+            return stopped_before_start(&args, &target_name, &rerun_flags, &inputs);
+        }
+    };
     if let Some(e) = deploy.as_ref().and_then(|d| d.error.as_ref()) {
         eprintln!("warning: deploy SHA unknown: {e}");
     }
@@ -319,18 +355,24 @@ pub async fn run(args: RunArgs) -> i32 {
     // the output keeps input order while drills run in parallel.
     let mut pending: BTreeMap<usize, String> = BTreeMap::new();
     let mut next = 0usize;
-    let run = run_all(cx.clone(), inputs, args.jobs as usize, stop, |i, d| {
-        pending.insert(
-            i,
-            format!("{}\n{}", terminal::drill_line(d), terminal::drill_detail(d)),
-        );
-        let mut out = std::io::stdout().lock();
-        while let Some(text) = pending.remove(&next) {
-            let _ = out.write_all(text.as_bytes());
-            next += 1;
-        }
-        let _ = out.flush();
-    })
+    let run = run_all(
+        cx.clone(),
+        inputs,
+        args.jobs as usize,
+        stop.wait(),
+        |i, d| {
+            pending.insert(
+                i,
+                format!("{}\n{}", terminal::drill_line(d), terminal::drill_detail(d)),
+            );
+            let mut out = std::io::stdout().lock();
+            while let Some(text) = pending.remove(&next) {
+                let _ = out.write_all(text.as_bytes());
+                next += 1;
+            }
+            let _ = out.flush();
+        },
+    )
     .await;
     {
         let mut out = std::io::stdout().lock();
@@ -359,6 +401,25 @@ pub async fn run(args: RunArgs) -> i32 {
         cx.target.shutdown().await;
     }
     code
+}
+
+/// Interrupted before the first drill started: every drill is
+/// `interrupted`, every requested report is written, exit 130.
+fn stopped_before_start(args: &RunArgs, target: &str, flags: &str, inputs: &[Input]) -> i32 {
+    let mut run = runner::unusable_target(
+        target,
+        flags,
+        inputs,
+        "interrupted before the drill started",
+    );
+    for d in &mut run.drills {
+        if d.verdict == crate::record::Verdict::Errored {
+            d.verdict = crate::record::Verdict::Interrupted;
+        }
+    }
+    run.interrupted = true;
+    print!("{}", terminal::render(&run));
+    write_reports(args, &run, None, exit_code(&run))
 }
 
 /// Write every report the flags ask for (evidence needs the run's context);
