@@ -170,7 +170,10 @@ pub async fn run_all(
         .iter()
         .map(|_| cx.evidence.then(Sink::default))
         .collect();
-    start_next(&cx, &mut set, &mut queue, &mut task_slot, &sinks, jobs);
+    // ... and its progress, for the same reason.
+    let progress: Vec<Progress> = slots.iter().map(|_| Progress::default()).collect();
+    let kept = (&sinks[..], &progress[..]);
+    start_next(&cx, &mut set, &mut queue, &mut task_slot, kept, jobs);
     tokio::pin!(interrupt);
     let mut interrupted = false;
     loop {
@@ -204,19 +207,22 @@ pub async fn run_all(
                 None => break,
             }
         }
-        start_next(&cx, &mut set, &mut queue, &mut task_slot, &sinks, jobs);
+        start_next(&cx, &mut set, &mut queue, &mut task_slot, kept, jobs);
     }
     let drills = slots
         .into_iter()
         .zip(names)
-        .zip(sinks)
-        .map(|((slot, (path, name)), sink)| {
+        .zip(sinks.iter().zip(&progress))
+        .map(|((slot, (path, name)), (sink, progress))| {
             slot.unwrap_or_else(|| {
-                let mut r = empty_record(&cx, &path, &name, String::new());
+                let started = progress.take();
+                let mut r =
+                    started.unwrap_or_else(|| empty_record(&cx, &path, &name, String::new()));
                 r.verdict = Verdict::Interrupted;
                 r.errors
                     .push("interrupted before the drill finished".into());
-                r.evidence = sink.map(|s| s.take()).unwrap_or_default();
+                r.evidence = sink.as_ref().map(Sink::take).unwrap_or_default();
+                scrub_record(&mut r, &cx.redactions());
                 r
             })
         })
@@ -240,7 +246,7 @@ fn start_next(
     set: &mut tokio::task::JoinSet<(usize, DrillRecord)>,
     queue: &mut std::collections::VecDeque<(usize, LoadedDrill)>,
     task_slot: &mut std::collections::HashMap<tokio::task::Id, usize>,
-    sinks: &[Option<Sink>],
+    (sinks, progress): (&[Option<Sink>], &[Progress]),
     jobs: usize,
 ) {
     while set.len() < jobs {
@@ -249,8 +255,10 @@ fn start_next(
         };
         let cx = cx.clone();
         let sink = sinks[i].clone();
+        let progress = progress[i].clone();
         let handle = set.spawn(async move {
-            let mut rec = crate::report::evidence::capture(sink, run_drill(&cx, &d)).await;
+            let mut rec =
+                crate::report::evidence::capture(sink, run_drill(&cx, &d, &progress)).await;
             scrub_record(&mut rec, &cx.redactions());
             (i, rec)
         });
@@ -454,26 +462,63 @@ fn invalid_record(cx: &RunContext, path: &std::path::Path, problems: &[Diagnosti
     r
 }
 
-/// Run one drill to its verdict (twice, in both orders, for `orders: both`).
-pub async fn run_drill(cx: &RunContext, d: &LoadedDrill) -> DrillRecord {
+/// What a drill has done so far, kept outside its task, so that a drill cut
+/// short by Ctrl-C still names its run_uid, its events (their ids may have
+/// reached the app) and the steps it finished.
+#[derive(Debug, Clone, Default)]
+pub struct Progress {
+    latest: Arc<std::sync::Mutex<Option<DrillRecord>>>,
+    /// `orders: both`: the finished first pass, merged into what follows.
+    first: Option<DrillRecord>,
+}
+
+impl Progress {
+    fn publish(&self, rec: &DrillRecord) {
+        let view = match &self.first {
+            Some(first) => both_orders(first.clone(), rec.clone()),
+            None => rec.clone(),
+        };
+        *self.latest.lock().unwrap_or_else(|p| p.into_inner()) = Some(view);
+    }
+
+    /// The drill as far as it got (`None` if it never planned).
+    pub fn take(&self) -> Option<DrillRecord> {
+        self.latest.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+/// Run one drill to its verdict (twice, in both orders, for `orders: both`),
+/// publishing to `progress` as it goes.
+pub async fn run_drill(cx: &RunContext, d: &LoadedDrill, progress: &Progress) -> DrillRecord {
     let started = Instant::now();
-    let mut rec = run_once(cx, d, false).await;
+    let mut rec = run_once(cx, d, false, progress).await;
     if d.drill.orders == Orders::Both && matches!(rec.verdict, Verdict::Passed | Verdict::Failed) {
-        let second = run_once(cx, d, true).await;
-        for s in &mut rec.steps {
-            s.name = format!("as written: {}", s.name);
-        }
-        for mut s in second.steps {
-            s.name = format!("reversed order: {}", s.name);
-            rec.steps.push(s);
-        }
-        rec.events.extend(second.events);
-        rec.errors.extend(second.errors);
-        rec.run_uid = format!("{},{}", rec.run_uid, second.run_uid);
-        rec.verdict = worst(rec.verdict, second.verdict);
+        let second_progress = Progress {
+            latest: progress.latest.clone(),
+            first: Some(rec.clone()),
+        };
+        let second = run_once(cx, d, true, &second_progress).await;
+        rec = both_orders(rec, second);
     }
     rec.duration_ms = started.elapsed().as_millis() as u64;
     rec.incident = crate::report::incident::derive(&rec, cx.deploy.as_ref());
+    rec
+}
+
+/// One record of an `orders: both` drill: the first pass's steps "as
+/// written", the second's "reversed order", both uids, the worse verdict.
+fn both_orders(mut rec: DrillRecord, second: DrillRecord) -> DrillRecord {
+    for s in &mut rec.steps {
+        s.name = format!("as written: {}", s.name);
+    }
+    for mut s in second.steps {
+        s.name = format!("reversed order: {}", s.name);
+        rec.steps.push(s);
+    }
+    rec.events.extend(second.events);
+    rec.errors.extend(second.errors);
+    rec.run_uid = format!("{},{}", rec.run_uid, second.run_uid);
+    rec.verdict = worst(rec.verdict, second.verdict);
     rec
 }
 
@@ -576,7 +621,12 @@ fn plan_with(
     plan::plan(d, &pcx, &mut renderer)
 }
 
-async fn run_once(cx: &RunContext, d: &LoadedDrill, reversed: bool) -> DrillRecord {
+async fn run_once(
+    cx: &RunContext,
+    d: &LoadedDrill,
+    reversed: bool,
+    progress: &Progress,
+) -> DrillRecord {
     let started = Instant::now();
     let uid = new_uid();
     let path = d.path.display().to_string();
@@ -619,6 +669,7 @@ async fn run_once(cx: &RunContext, d: &LoadedDrill, reversed: bool) -> DrillReco
         })
         .collect();
 
+    progress.publish(&rec);
     if let Err(e) = refuse_unsafe(cx, &plan).and_then(|()| needs_met(cx, &plan)) {
         rec.verdict = Verdict::Errored;
         rec.errors.push(e);
@@ -653,6 +704,7 @@ async fn run_once(cx: &RunContext, d: &LoadedDrill, reversed: bool) -> DrillReco
         }
         let verdict = srec.1;
         rec.steps.push(srec.0);
+        progress.publish(&rec);
         if verdict != Verdict::Passed {
             rec.verdict = verdict;
             break;

@@ -139,6 +139,12 @@ fn interrupted_run(signal: libc::c_int) {
     assert_eq!(report["interrupted"], true);
     assert_eq!(report["drills"][0]["verdict"], "passed", "{report:#}");
     assert_eq!(report["drills"][1]["verdict"], "interrupted", "{report:#}");
+    // It still says who it was and what it had sent (regression: the
+    // record was empty, so the ids that reached the app were in no report).
+    let cut = &report["drills"][1];
+    assert!(!cut["run_uid"].as_str().unwrap().is_empty(), "{cut:#}");
+    let id = cut["events"][0]["id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("evt_"), "{cut:#}");
     assert!(!std::fs::read_to_string(&json).unwrap().contains(SECRET));
     // Every requested report, not only JSON, holds both drills.
     let xml = std::fs::read_to_string(&junit).unwrap();
@@ -169,6 +175,7 @@ fn interrupted_run(signal: libc::c_int) {
         "{slow}"
     );
     assert!(slow.contains("entries: 1 "), "{slow}");
+    assert!(slow.contains(&id), "the evidence shows the event sent: {slow}");
     assert!(
         slow.contains("Stripe-Signature") || slow.contains("stripe-signature"),
         "{slow}"
