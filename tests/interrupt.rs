@@ -175,7 +175,10 @@ fn interrupted_run(signal: libc::c_int) {
         "{slow}"
     );
     assert!(slow.contains("entries: 1 "), "{slow}");
-    assert!(slow.contains(&id), "the evidence shows the event sent: {slow}");
+    assert!(
+        slow.contains(&id),
+        "the evidence shows the event sent: {slow}"
+    );
     assert!(
         slow.contains("Stripe-Signature") || slow.contains("stripe-signature"),
         "{slow}"
@@ -328,4 +331,66 @@ fn a_signal_while_the_deploy_sha_is_read_stops_at_once() {
     assert_eq!(report["interrupted"], true);
     assert_eq!(report["drills"][0]["verdict"], "interrupted", "{report:#}");
     assert!(webhook.paths().is_empty(), "nothing was delivered");
+}
+
+/// Regression (found by a breaker): a drill interrupted while its delivery
+/// waited for an answer left no evidence at all, though the request had
+/// reached the handler. Now the evidence holds it, marked in flight — for a
+/// single send and for a `together` group.
+#[test]
+fn a_delivery_in_flight_at_the_signal_is_in_the_evidence() {
+    for (deliver, requests) in [
+        ("  - send: e\n", 1),
+        ("  - send: e\n    copies: 2\n    together: true\n", 2),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let server = Server::start(Mode::Hang, usize::MAX);
+        let cfg = write(
+            dir.path(),
+            "luota.yaml",
+            &format!(
+                "default_target: h\ntargets:\n  h:\n    webhook: {}\n    secret_env: LUOTA_INT_SECRET\ndefaults:\n  timeout: 30s\n",
+                server.url("/webhook")
+            ),
+        );
+        let drill = write(
+            dir.path(),
+            "d.yaml",
+            &format!("drill: waits for its answer\nevents:\n  e: {{ type: invoice.paid }}\ndeliver:\n{deliver}"),
+        );
+        let evidence = dir.path().join("evidence");
+        let mut child = spawn(&[
+            "run",
+            &drill,
+            "--config",
+            &cfg,
+            "--evidence",
+            evidence.to_str().unwrap(),
+        ]);
+        let start = Instant::now();
+        while server.paths().len() < requests {
+            assert!(start.elapsed() < Duration::from_secs(30), "nothing arrived");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // SAFETY: kill(2) on our own child's pid, which has not been reaped.
+        assert_eq!(
+            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) },
+            0
+        );
+        assert_eq!(wait_bounded(&mut child, Duration::from_secs(20)), 130);
+        let files: Vec<String> = std::fs::read_dir(&evidence)
+            .unwrap()
+            .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+            .collect();
+        assert_eq!(files.len(), 1, "{files:#?}");
+        let text = &files[0];
+        assert!(text.contains(&format!("entries: {requests} ")), "{text}");
+        assert_eq!(
+            text.matches("the run stopped while this request was in flight")
+                .count(),
+            requests,
+            "{text}"
+        );
+        assert!(!text.contains(SECRET));
+    }
 }

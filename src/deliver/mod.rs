@@ -116,6 +116,32 @@ impl Sender {
         }
         let start = Instant::now();
         let at_ms = evidence::now_ms();
+        let pending = evidence::begin(|| {
+            let mut headers = vec![
+                (
+                    "content-type".to_string(),
+                    "application/json; charset=utf-8".to_string(),
+                ),
+                ("user-agent".to_string(), USER_AGENT.to_string()),
+            ];
+            headers.extend(
+                req.header
+                    .clone()
+                    .map(|h| ("stripe-signature".to_string(), h)),
+            );
+            evidence::Entry {
+                at_ms,
+                kind: evidence::EntryKind::Delivery,
+                method: "POST".into(),
+                url: self.webhook.clone(),
+                headers,
+                body: req.body.to_vec(),
+                status: None,
+                response: None,
+                error: None,
+                elapsed: Duration::ZERO,
+            }
+        });
         let result = rb.send().await;
         let mut sent = Sent {
             outcome: DeliveryOutcome::Answered,
@@ -159,33 +185,20 @@ impl Sender {
             }
         }
         sent.latency = start.elapsed();
-        evidence::record(|| {
-            let mut headers = vec![
-                (
-                    "content-type".to_string(),
-                    "application/json; charset=utf-8".to_string(),
-                ),
-                ("user-agent".to_string(), USER_AGENT.to_string()),
-            ];
-            headers.extend(
-                req.header
-                    .clone()
-                    .map(|h| ("stripe-signature".to_string(), h)),
-            );
-            evidence::Entry {
-                at_ms,
-                kind: evidence::EntryKind::Delivery,
-                method: "POST".into(),
-                url: self.webhook.clone(),
-                headers,
-                body: req.body.to_vec(),
-                status: sent.status,
-                response: sent.response.as_ref().map(|b| b.to_vec()),
-                error: sent.error.clone(),
-                elapsed: sent.latency,
-            }
-        });
+        answered(pending, &sent);
         sent
+    }
+}
+
+/// Complete a delivery's evidence entry (begun when it went out) with its answer.
+pub(crate) fn answered(pending: Option<evidence::Pending>, sent: &Sent) {
+    if let Some(p) = pending {
+        p.finish(|e| {
+            e.status = sent.status;
+            e.response = sent.response.as_ref().map(|b| b.to_vec());
+            e.error = sent.error.clone();
+            e.elapsed = sent.latency;
+        });
     }
 }
 

@@ -445,7 +445,27 @@ pub async fn send_together_tls(
         match wrote {
             Ok(n) if n > 0 => {
                 let _ = go.send(deadline);
-                running.push((i, task, at));
+                // In the evidence from now on, in flight until its answer.
+                let req = &requests[i];
+                let pending = crate::report::evidence::begin(|| crate::report::evidence::Entry {
+                    at_ms: release_ms + at.saturating_duration_since(release_at).as_millis(),
+                    kind: if req.timestamp.is_some()
+                        || req.headers.iter().any(|(k, _)| k == "stripe-signature")
+                    {
+                        crate::report::evidence::EntryKind::Delivery
+                    } else {
+                        crate::report::evidence::EntryKind::Read
+                    },
+                    method: req.method.clone(),
+                    url: req.url.clone(),
+                    headers: req.headers.clone(),
+                    body: req.body.to_vec(),
+                    status: None,
+                    response: None,
+                    error: None,
+                    elapsed: Duration::ZERO,
+                });
+                running.push((i, task, at, pending));
             }
             Ok(_) => {
                 task.abort();
@@ -463,14 +483,18 @@ pub async fn send_together_tls(
     }
 
     let mut starts = Vec::new();
-    for (i, task, at) in running {
+    for (i, task, at, pending) in running {
         let req = &requests[i];
         let Ok((done, answer)) = task.await else {
-            out[i] = Some(failed(
+            let f = failed(
                 req,
                 DeliveryOutcome::Broken,
                 "the delivery task failed".into(),
-            ));
+            );
+            if let Some(p) = pending {
+                p.finish(|e| e.error = f.error.clone());
+            }
+            out[i] = Some(f);
             continue;
         };
         starts.push(at);
@@ -503,24 +527,7 @@ pub async fn send_together_tls(
                 ));
             }
         }
-        crate::report::evidence::record(|| crate::report::evidence::Entry {
-            at_ms: release_ms + sent.written_at.unwrap_or_default().as_millis(),
-            kind: if req.timestamp.is_some()
-                || req.headers.iter().any(|(k, _)| k == "stripe-signature")
-            {
-                crate::report::evidence::EntryKind::Delivery
-            } else {
-                crate::report::evidence::EntryKind::Read
-            },
-            method: req.method.clone(),
-            url: req.url.clone(),
-            headers: req.headers.clone(),
-            body: req.body.to_vec(),
-            status: sent.status,
-            response: sent.response.as_ref().map(|b| b.to_vec()),
-            error: sent.error.clone(),
-            elapsed: sent.latency,
-        });
+        super::answered(pending, &sent);
         out[i] = Some(sent);
     }
     let spread = match (starts.iter().min(), starts.iter().max()) {

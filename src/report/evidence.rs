@@ -84,6 +84,44 @@ pub fn record(make: impl FnOnce() -> Entry) {
     });
 }
 
+/// What an entry says until its answer is in: an interrupted run leaves it so.
+pub const IN_FLIGHT: &str = "no answer recorded: the run stopped while this request was in flight";
+
+/// An entry recorded when its request goes out, completed by
+/// [`Pending::finish`] when the answer is in. If the drill is cut short
+/// first, the entry stays, saying the request was in flight: the proof that
+/// it was sent is not lost with the answer.
+pub struct Pending {
+    sink: Sink,
+    index: usize,
+}
+
+/// Record `make()`'s request now, as in flight; `None` outside a capture.
+pub fn begin(make: impl FnOnce() -> Entry) -> Option<Pending> {
+    SINK.try_with(|s| {
+        let mut e = make();
+        e.error = Some(IN_FLIGHT.into());
+        let mut entries = s.0.lock().unwrap_or_else(|p| p.into_inner());
+        entries.push(e);
+        Pending {
+            sink: s.clone(),
+            index: entries.len() - 1,
+        }
+    })
+    .ok()
+}
+
+impl Pending {
+    /// Fill in the answer (status, response, error, elapsed).
+    pub fn finish(self, answer: impl FnOnce(&mut Entry)) {
+        let mut entries = self.sink.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = entries.get_mut(self.index) {
+            e.error = None;
+            answer(e);
+        }
+    }
+}
+
 /// Whether a capture is active for the current task.
 pub fn capturing() -> bool {
     SINK.try_with(|_| ()).is_ok()
