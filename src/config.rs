@@ -263,8 +263,20 @@ pub fn load(explicit: Option<&Path>) -> Result<(Config, Option<PathBuf>), Diagno
             Diagnostic::new(&path, "", 1, 1, format!("cannot read config: {e}"))
                 .with_help("create it with `luota init`, or pass --config PATH")
         })?;
-    let config: Config = serde_yaml::from_str(&source)
+    let mut config: Config = serde_yaml::from_str(&source)
         .map_err(|e| crate::drill::load::from_yaml_error(&path, &source, &e))?;
+    // Paths in the file are relative to the file, wherever luota runs from
+    // (`--config ../luota.yaml` still finds its `drills:` and `ca_file`s).
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if config.drills.is_relative() {
+            config.drills = dir.join(&config.drills);
+        }
+        for t in config.targets.values_mut() {
+            if let Some(ca) = t.ca_file.as_mut().filter(|c| c.is_relative()) {
+                *ca = dir.join(&*ca);
+            }
+        }
+    }
     if let Some((name, _)) = config
         .targets
         .iter()

@@ -471,3 +471,30 @@ fn a_ca_file_that_is_a_fifo_is_an_error_not_a_hang() {
         .stderr_has("--ca-file")
         .run();
 }
+
+/// Regression (found by a breaker): `drills:` and `ca_file` in luota.yaml
+/// were resolved against the working directory, so `--config ../luota.yaml`
+/// from a subfolder found neither. They are relative to the config file.
+#[test]
+fn config_paths_are_relative_to_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    make_certs(dir.path());
+    std::fs::create_dir_all(dir.path().join("mydrills")).unwrap();
+    std::fs::create_dir_all(dir.path().join("sub")).unwrap();
+    std::fs::write(
+        dir.path().join("mydrills/d.yaml"),
+        "drill: d\nevents:\n  e: { type: invoice.paid }\ndeliver:\n  - send: e\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("luota.yaml"),
+        "drills: mydrills\ndefault_target: tls\ntargets:\n  tls:\n    webhook: https://127.0.0.1:9/webhook\n    secret_env: LUOTA_TLS_SECRET\n    ca_file: ca.pem\n",
+    )
+    .unwrap();
+    Test::new()
+        .current_dir(dir.path().join("sub"))
+        .args(["validate", "--config", "../luota.yaml"])
+        .status(0)
+        .stdout_has("1 drill file: 1 valid")
+        .run();
+}
