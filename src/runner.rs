@@ -213,14 +213,18 @@ pub async fn run_all(
         .into_iter()
         .zip(names)
         .zip(sinks.iter().zip(&progress))
-        .map(|((slot, (path, name)), (sink, progress))| {
+        .enumerate()
+        .map(|(i, ((slot, (path, name)), (sink, progress)))| {
             slot.unwrap_or_else(|| {
-                let started = progress.take();
-                let mut r =
-                    started.unwrap_or_else(|| empty_record(&cx, &path, &name, String::new()));
+                let mut r = progress
+                    .take()
+                    .unwrap_or_else(|| empty_record(&cx, &path, &name, String::new()));
                 r.verdict = Verdict::Interrupted;
-                r.errors
-                    .push("interrupted before the drill finished".into());
+                r.errors.push(if task_slot.values().any(|&j| j == i) {
+                    "interrupted before the drill finished".into()
+                } else {
+                    "interrupted before the drill started".into()
+                });
                 r.evidence = sink.as_ref().map(Sink::take).unwrap_or_default();
                 scrub_record(&mut r, &cx.redactions());
                 r
@@ -468,6 +472,8 @@ fn invalid_record(cx: &RunContext, path: &std::path::Path, problems: &[Diagnosti
 #[derive(Debug, Clone, Default)]
 pub struct Progress {
     latest: Arc<std::sync::Mutex<Option<DrillRecord>>>,
+    /// When the drill started (its duration so far, if it is cut short).
+    started: Arc<std::sync::OnceLock<Instant>>,
     /// `orders: both`: the finished first pass, merged into what follows.
     first: Option<DrillRecord>,
 }
@@ -481,9 +487,18 @@ impl Progress {
         *self.latest.lock().unwrap_or_else(|p| p.into_inner()) = Some(view);
     }
 
-    /// The drill as far as it got (`None` if it never planned).
+    /// The drill as far as it got, its duration up to now (`None` if it
+    /// never planned).
     pub fn take(&self) -> Option<DrillRecord> {
-        self.latest.lock().unwrap_or_else(|p| p.into_inner()).take()
+        let mut rec = self
+            .latest
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()?;
+        if let Some(t) = self.started.get() {
+            rec.duration_ms = t.elapsed().as_millis() as u64;
+        }
+        Some(rec)
     }
 }
 
@@ -491,10 +506,12 @@ impl Progress {
 /// publishing to `progress` as it goes.
 pub async fn run_drill(cx: &RunContext, d: &LoadedDrill, progress: &Progress) -> DrillRecord {
     let started = Instant::now();
+    progress.started.get_or_init(|| started);
     let mut rec = run_once(cx, d, false, progress).await;
     if d.drill.orders == Orders::Both && matches!(rec.verdict, Verdict::Passed | Verdict::Failed) {
         let second_progress = Progress {
             latest: progress.latest.clone(),
+            started: progress.started.clone(),
             first: Some(rec.clone()),
         };
         let second = run_once(cx, d, true, &second_progress).await;
@@ -753,6 +770,24 @@ pub fn refuse_unsafe(cx: &RunContext, plan: &Plan) -> Result<(), String> {
 /// database. A precondition, so the drill errors before anything is sent
 /// (regression: it polled for `within` and then failed as an incident).
 fn needs_met(cx: &RunContext, plan: &Plan) -> Result<(), String> {
+    // A `secondary` signature needs the target's second secret; without it
+    // the drill would send its earlier deliveries and then stop half-way.
+    if cx.target.secondary.is_none() {
+        let modes = plan.steps.iter().flat_map(|s| &s.deliveries).flat_map(|d| {
+            std::iter::once(d.signature).chain(d.members.iter().filter_map(|m| match m {
+                PlannedMember::Event { signature, .. } => Some(*signature),
+                PlannedMember::Call(_) => None,
+            }))
+        });
+        if modes.into_iter().any(|m| m == SignatureMode::Secondary) {
+            return Err(format!(
+                "this drill signs with `signature: secondary`, but target `{}` has no second \
+                 secret: set `secondary_secret_env` on the target in luota.yaml to the name of \
+                 the variable holding it",
+                cx.target.name
+            ));
+        }
+    }
     if cx.target.database.is_some() {
         return Ok(());
     }

@@ -81,6 +81,11 @@ fn interrupted_run(signal: libc::c_int) {
         "slow.yaml",
         "drill: still running\nevents:\n  e: { type: invoice.paid }\ndeliver:\n  - send: e\n  - send: e\n    after: 60s\n",
     );
+    let later = write(
+        dir.path(),
+        "later.yaml",
+        "drill: never started\nevents:\n  e: { type: invoice.paid }\ndeliver:\n  - send: e\n",
+    );
     let json = dir.path().join("r.json");
     let junit = dir.path().join("r.xml");
     let md = dir.path().join("r.md");
@@ -89,6 +94,7 @@ fn interrupted_run(signal: libc::c_int) {
         "run",
         &fast,
         &slow,
+        &later,
         "--jobs",
         "1",
         "--config",
@@ -145,6 +151,16 @@ fn interrupted_run(signal: libc::c_int) {
     assert!(!cut["run_uid"].as_str().unwrap().is_empty(), "{cut:#}");
     let id = cut["events"][0]["id"].as_str().unwrap().to_string();
     assert!(id.starts_with("evt_"), "{cut:#}");
+    // The drill that never started says so, and the terminal lists both.
+    assert_eq!(report["drills"][2]["verdict"], "interrupted", "{report:#}");
+    assert_eq!(
+        report["drills"][2]["errors"][0], "interrupted before the drill started",
+        "{report:#}"
+    );
+    assert!(
+        rest.contains("INTERRUPTED still running") && rest.contains("INTERRUPTED never started"),
+        "{seen}{rest}"
+    );
     assert!(!std::fs::read_to_string(&json).unwrap().contains(SECRET));
     // Every requested report, not only JSON, holds both drills.
     let xml = std::fs::read_to_string(&junit).unwrap();

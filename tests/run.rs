@@ -405,3 +405,25 @@ fn jobs_1_runs_drills_in_the_order_given() {
     let expected: Vec<String> = (0..n).map(|i| format!("evt_order_{i:02}")).collect();
     assert_eq!(order, expected, "deliveries arrived out of input order");
 }
+
+/// Regression (found by a breaker): a drill whose second delivery signs
+/// with `secondary` against a target without a second secret sent the
+/// first delivery, then stopped. It is now errored before anything is sent.
+#[test]
+fn a_secondary_signature_without_a_second_secret_sends_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = hostile_server::Server::start(hostile_server::Mode::Ok, 0);
+    let cfg = config_with_timeout(dir.path(), &server.url("/webhook"), "10s");
+    let drill = write(
+        dir.path(),
+        "d.yaml",
+        "drill: rotation\nevents:\n  e: { type: invoice.paid }\ndeliver:\n  - send: e\n  - send: e\n    signature: secondary\n",
+    );
+    Test::new()
+        .args(["run", &drill, "--config", &cfg, "--snapshots", "ignore"])
+        .env("LUOTA_TEST_SECRET", SECRET)
+        .status(3)
+        .stdout_has("secondary_secret_env")
+        .run();
+    assert!(server.paths().is_empty(), "sent: {:?}", server.paths());
+}

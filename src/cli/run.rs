@@ -375,9 +375,16 @@ pub async fn run(args: RunArgs) -> i32 {
     )
     .await;
     {
+        // What is left after an interrupt, in input order: the drills that
+        // finished after an interrupted one, and the interrupted ones.
         let mut out = std::io::stdout().lock();
-        for (_, text) in std::mem::take(&mut pending) {
-            let _ = out.write_all(text.as_bytes());
+        for d in run.drills.iter().skip(next) {
+            let _ = write!(
+                out,
+                "{}\n{}",
+                terminal::drill_line(d),
+                terminal::drill_detail(d)
+            );
         }
         let _ = writeln!(out, "\n{}", terminal::summary(&run));
     }
