@@ -427,3 +427,34 @@ fn a_secondary_signature_without_a_second_secret_sends_nothing() {
         .run();
     assert!(server.paths().is_empty(), "sent: {:?}", server.paths());
 }
+
+/// Regression (found by a first-time user): the outcome snapshot stored the
+/// drill's path as typed, so the same drill run from a subfolder
+/// (`../drills/x.yaml`) showed a changed snapshot and exited 4.
+#[test]
+fn a_snapshot_matches_from_any_working_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("drills")).unwrap();
+    std::fs::create_dir_all(dir.path().join("sub")).unwrap();
+    std::fs::copy(
+        repo().join("drills/checkout-grants-access.yaml"),
+        dir.path().join("drills/checkout-grants-access.yaml"),
+    )
+    .unwrap();
+    Test::new()
+        .current_dir(dir.path())
+        .args(["run", "drills/checkout-grants-access.yaml", "--snapshots", "update"])
+        .status(0)
+        .run();
+    Test::new()
+        .current_dir(dir.path().join("sub"))
+        .args(["run", "../drills/checkout-grants-access.yaml"])
+        .status(0)
+        .stdout_lacks("SNAPSHOT")
+        .run();
+    let abs = dir.path().join("drills/checkout-grants-access.yaml");
+    Test::new()
+        .args(["run", abs.to_str().unwrap()])
+        .status(0)
+        .run();
+}

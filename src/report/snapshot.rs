@@ -37,17 +37,16 @@ pub fn path_for(drill_path: &Path, target: &str) -> PathBuf {
     dir.join(DIR).join(format!("{stem}.{target}.{EXT}"))
 }
 
-/// The drill's path as the snapshot shows it: relative to the working
-/// directory when the drill is under it, so `luota run drills/x.yaml` and
-/// `luota run /abs/…/drills/x.yaml` record the same outcome.
+/// The drill as the snapshot shows it: its file name. The snapshot sits in
+/// `__snapshots__` beside the drill, so the folder says nothing more, and
+/// leaving it out keeps the outcome the same from any working directory
+/// (`luota run drills/x.yaml`, an absolute path, or `../drills/x.yaml` from
+/// a subfolder).
 fn stable_path(path: &str) -> String {
-    let p = Path::new(path);
-    let rel = std::env::current_dir()
-        .ok()
-        .and_then(|cwd| p.strip_prefix(&cwd).ok().map(Path::to_path_buf))
-        .unwrap_or_else(|| p.to_path_buf());
-    let text = rel.to_string_lossy().replace('\\', "/");
-    text.strip_prefix("./").map(str::to_string).unwrap_or(text)
+    Path::new(path)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.to_string())
 }
 
 /// The pending path beside an accepted snapshot path.
