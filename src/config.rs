@@ -134,7 +134,7 @@ pub struct TargetConfig {
     #[serde(default)]
     pub allow_plain_http: bool,
     /// A PEM file of extra CA certificates to trust for this target's `https://`
-    /// URLs (a staging CA), besides the public roots; relative to the working directory.
+    /// URLs (a staging CA), besides the public roots; relative to luota.yaml.
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
 }
@@ -277,6 +277,7 @@ pub fn load(explicit: Option<&Path>) -> Result<(Config, Option<PathBuf>), Diagno
             }
         }
     }
+    check_env_names(&path, &source, &config)?;
     if let Some((name, _)) = config
         .targets
         .iter()
@@ -292,6 +293,55 @@ pub fn load(explicit: Option<&Path>) -> Result<(Config, Option<PathBuf>), Diagno
         .with_help("give your target another name"));
     }
     Ok((config, Some(path)))
+}
+
+/// `secret_env`, `secondary_secret_env` and `database_env` name variables.
+/// A value pasted there instead (`secret_env: whsec_…`) is refused without
+/// showing it: not in the message, and not the source line either, since
+/// every error message can end up in a report.
+fn check_env_names(path: &Path, source: &str, config: &Config) -> Result<(), Diagnostic> {
+    let spans = crate::drill::span::SpanIndex::build(source);
+    for (name, t) in &config.targets {
+        let fields = [
+            ("secret_env", Some(&t.secret_env)),
+            ("secondary_secret_env", t.secondary_secret_env.as_ref()),
+            ("database_env", t.database_env.as_ref()),
+        ];
+        for (key, value) in fields {
+            let Some(value) = value else { continue };
+            let is_name = value
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            let looks_secret = ["whsec_", "sk_", "rk_", "pk_"]
+                .iter()
+                .any(|p| value.starts_with(p))
+                || value.contains("://");
+            if is_name && !looks_secret {
+                continue;
+            }
+            let at = spans
+                .value(&format!("targets.{name}.{key}"))
+                .unwrap_or(crate::drill::span::Pos { line: 1, col: 1 });
+            let what = if looks_secret {
+                "looks like the secret itself (not shown)"
+            } else {
+                "is not an environment variable name (the value is not shown)"
+            };
+            return Err(Diagnostic::new(
+                path,
+                "",
+                at.line,
+                at.col,
+                format!("target `{name}`: `{key}` {what}; it must name the variable that holds it"),
+            )
+            .with_help(format!(
+                "export the value under a name, e.g. `export STAGING_WHSEC=…`, and write `{key}: STAGING_WHSEC`"
+            )));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

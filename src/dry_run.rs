@@ -33,9 +33,9 @@ pub fn dry_run(cx: &RunContext, inputs: &[Input]) -> (String, i32) {
     let webhook = redact_url(&cx.target.webhook);
     let _ = writeln!(
         out,
-        "dry run · target `{}` · {} drill files · nothing is sent",
+        "dry run · target `{}` · {} · nothing is sent",
         cx.target.name,
-        inputs.len()
+        crate::report::count(inputs.len(), "drill file")
     );
     for input in inputs {
         let d = match input {

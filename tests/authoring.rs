@@ -134,6 +134,25 @@ fn every_shipped_drill_validates_against_the_schema_and_carries_the_modeline() {
     }
 }
 
+/// Regression (found by a first-time user): the schema typed a check's and
+/// a probe's `timeout` as `{secs, nanos}`, so editors underlined the
+/// README's own `timeout: 5s` that the loader accepts.
+#[test]
+fn the_schema_accepts_what_the_loader_accepts_for_check_timeouts() {
+    let v = validator(&schema("drill"));
+    let text = "drill: timeouts\nevents:\n  e: { type: invoice.paid }\ndeliver:\n  - send: e\nexpect:\n  checks:\n    - name: by command\n      command: [\"true\"]\n      timeout: 5s\n      status: 0\n  stable:\n    - http: GET http://127.0.0.1/x\n      timeout: 2s\n      json: [$.a]\n";
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("t.yaml");
+    std::fs::write(&f, text).unwrap();
+    Test::new()
+        .args(["validate", f.to_str().unwrap()])
+        .status(0)
+        .run();
+    let instance: Value = serde_yaml::from_str(text).unwrap();
+    let errs = errors(&v, &instance);
+    assert!(errs.is_empty(), "{errs:#?}");
+}
+
 #[test]
 fn the_schema_rejects_what_the_loader_rejects() {
     let v = validator(&schema("drill"));

@@ -295,3 +295,53 @@ fn an_invalid_config_still_writes_the_requested_reports() {
         .unwrap()
         .contains("unknown target"));
 }
+
+/// Regression (found by a first-time user): a secret pasted as the value of
+/// `secret_env` (instead of the variable's name) was printed in "the
+/// variable `whsec_…` is not set" and written into every report.
+#[test]
+fn a_secret_pasted_as_secret_env_is_refused_and_never_shown() {
+    const PASTED: &str = "whsec_pasted_by_mistake_0123456789";
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("luota.yaml");
+    std::fs::write(
+        &cfg,
+        format!("default_target: s\ntargets:\n  s:\n    webhook: http://127.0.0.1:9/webhook\n    secret_env: {PASTED}\n"),
+    )
+    .unwrap();
+    let json = dir.path().join("r.json");
+    let md = dir.path().join("r.md");
+    let ran = Test::new()
+        .args([
+            "run",
+            "drills/checkout-grants-access.yaml",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--report-json",
+            json.to_str().unwrap(),
+            "--report-markdown",
+            md.to_str().unwrap(),
+        ])
+        .status(2)
+        .stderr_has("looks like the secret itself")
+        .stderr_has("luota.yaml:5:")
+        .run();
+    let all = format!(
+        "{}{}{}{}",
+        ran.stdout,
+        ran.stderr,
+        std::fs::read_to_string(&json).unwrap(),
+        std::fs::read_to_string(&md).unwrap()
+    );
+    assert!(!all.contains("pasted_by_mistake"), "{all}");
+    Test::new()
+        .args([
+            "validate",
+            "--config",
+            cfg.to_str().unwrap(),
+            "drills/checkout-grants-access.yaml",
+        ])
+        .status(2)
+        .stderr_has("secret_env")
+        .run();
+}

@@ -443,7 +443,12 @@ fn a_snapshot_matches_from_any_working_directory() {
     .unwrap();
     Test::new()
         .current_dir(dir.path())
-        .args(["run", "drills/checkout-grants-access.yaml", "--snapshots", "update"])
+        .args([
+            "run",
+            "drills/checkout-grants-access.yaml",
+            "--snapshots",
+            "update",
+        ])
         .status(0)
         .run();
     Test::new()

@@ -105,12 +105,13 @@ pub fn after_run(mode: SnapshotMode, run: &RunRecord) -> i32 {
         }
     }
     if written > 0 {
-        let _ = writeln!(out, "{written} snapshots written");
+        let _ = writeln!(out, "{} written", crate::report::count(written, "snapshot"));
     }
     if changed + missing > 0 {
         let _ = writeln!(
             out,
-            "{changed} snapshots changed, {missing} new: review with `luota snapshots review` (or accept all: `luota snapshots accept`)"
+            "{} changed, {missing} new: review with `luota snapshots review` (or accept all: `luota snapshots accept`)",
+            crate::report::count(changed, "snapshot")
         );
     }
     let mut codes = vec![];

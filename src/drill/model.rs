@@ -508,6 +508,7 @@ pub struct Check {
     pub command: Option<Vec<String>>,
     /// Bound on an `http` read or a `command` (default: the config's timeout).
     #[serde(default, deserialize_with = "opt_duration")]
+    #[schemars(with = "Option<crate::cli::schema::DurationSchema>")]
     pub timeout: Option<Duration>,
     /// Expected HTTP status of an `http` probe (default 200), or exit status of a `command` (default 0).
     #[serde(default)]
@@ -598,6 +599,7 @@ pub struct Probe {
     pub command: Option<Vec<String>>,
     /// Bound on an `http` read or a `command` (default: the config's timeout).
     #[serde(default, deserialize_with = "opt_duration")]
+    #[schemars(with = "Option<crate::cli::schema::DurationSchema>")]
     pub timeout: Option<Duration>,
     /// JSONPaths whose values are compared.
     pub json: Vec<String>,

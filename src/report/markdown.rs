@@ -65,8 +65,8 @@ pub fn render(run: &RunRecord) -> String {
     }
     let _ = write!(
         about,
-        " · {} drills in {}",
-        run.drills.len(),
+        " · {} in {}",
+        super::count(run.drills.len(), "drill"),
         human_duration(Duration::from_millis(run.duration_ms))
     );
     let _ = writeln!(out, "{about}\n");
