@@ -38,8 +38,13 @@ impl fmt::Display for Secret {
 /// Why a target could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
-    #[error("unknown target `{name}`; targets: {known}")]
-    Unknown { name: String, known: String },
+    #[error("unknown target `{name}`{hint}; targets: {known}")]
+    Unknown {
+        name: String,
+        known: String,
+        /// ` (did you mean `staging`?)` when a target is close.
+        hint: String,
+    },
     #[error("target `{target}`: the variable `{var}` is not set; export it and run again (secrets are read from the environment, never from files)")]
     MissingSecret { target: String, var: String },
     #[error("target `{target}`: {refusal}")]
@@ -54,6 +59,14 @@ pub enum TargetError {
         path: String,
         why: String,
     },
+}
+
+/// ` (did you mean `staging`?)` for a target name close to a known one.
+pub fn did_you_mean(config: &Config, name: &str) -> String {
+    let names = std::iter::once(DEMO_TARGET).chain(config.targets.keys().map(String::as_str));
+    crate::drill::diagnostic::nearest(name, names)
+        .map(|n| format!(" (did you mean `{n}`?)"))
+        .unwrap_or_default()
 }
 
 /// Read and parse a target's `ca_file`: the PEM bytes (for reqwest) and the
@@ -162,6 +175,7 @@ impl Target {
             .get(name)
             .ok_or_else(|| TargetError::Unknown {
                 name: name.to_string(),
+                hint: did_you_mean(config, name),
                 known: std::iter::once(DEMO_TARGET)
                     .chain(config.targets.keys().map(String::as_str))
                     .collect::<Vec<_>>()

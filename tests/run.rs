@@ -321,6 +321,14 @@ fn an_unknown_target_is_invalid_input() {
         .status(2)
         .stderr_has("unknown target `nope`")
         .run();
+    // A near miss gets a suggestion, in run and in validate.
+    for cmd in ["run", "validate"] {
+        Test::new()
+            .args([cmd, "--target", "dmeo"])
+            .status(2)
+            .stderr_has("did you mean `demo`?")
+            .run();
+    }
 }
 
 #[test]

@@ -128,8 +128,9 @@ pub fn validate(args: ValidateArgs) -> i32 {
             .chain(config.targets.keys().cloned())
             .map(|k| format!("`{k}`"))
             .collect();
+        let hint = crate::target::did_you_mean(&config, &target);
         eprintln!(
-            "error: unknown target `{target}`; targets: {}",
+            "error: unknown target `{target}`{hint}; targets: {}",
             known.join(", ")
         );
         return exit::INVALID_INPUT;
@@ -163,6 +164,9 @@ pub fn validate(args: ValidateArgs) -> i32 {
         inputs.len() - bad,
         bad
     );
+    if config_bad {
+        println!("the config is invalid (see the error above)");
+    }
     if bad > 0 || config_bad {
         exit::INVALID_INPUT
     } else {
