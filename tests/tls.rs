@@ -333,28 +333,9 @@ fn bad_ca_files_say_what_is_wrong_in_run_validate_and_send() {
 fn a_ca_file_that_is_not_a_certificate_is_invalid_input() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("ca.pem"), "not a certificate\n").unwrap();
-    let cfg = dir.path().join("luota.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "default_target: tls\ntargets:\n  tls:\n    webhook: https://127.0.0.1:9/webhook\n    secret_env: LUOTA_TLS_SECRET\n    ca_file: {}\n",
-            dir.path().join("ca.pem").display()
-        ),
-    )
-    .unwrap();
-    let drill = dir.path().join("d.yaml");
-    std::fs::write(
-        &drill,
-        "drill: d\nevents:\n  e: { type: invoice.paid }\ndeliver:\n  - send: e\n",
-    )
-    .unwrap();
+    let (cfg, drill) = bad_ca_config(dir.path(), &dir.path().join("ca.pem"));
     Test::new()
-        .args([
-            "run",
-            drill.to_str().unwrap(),
-            "--config",
-            cfg.to_str().unwrap(),
-        ])
+        .args(["run", &drill, "--config", &cfg])
         .env("LUOTA_TLS_SECRET", SECRET)
         .status(2)
         .stderr_has("cannot use `ca_file`")
@@ -426,28 +407,9 @@ fn a_ca_file_that_is_a_fifo_is_an_error_not_a_hang() {
     let fifo = dir.path().join("ca.pem");
     let ok = Command::new("mkfifo").arg(&fifo).status().unwrap();
     assert!(ok.success());
-    let cfg = dir.path().join("luota.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "default_target: staging\ntargets:\n  staging:\n    webhook: https://127.0.0.1:9/webhook\n    secret_env: LUOTA_TLS_SECRET\n    ca_file: {}\n",
-            fifo.display()
-        ),
-    )
-    .unwrap();
-    let drill = dir.path().join("d.yaml");
-    std::fs::write(
-        &drill,
-        "drill: d\nevents:\n  e: { type: invoice.paid }\ndeliver:\n  - send: e\n",
-    )
-    .unwrap();
+    let (cfg, drill) = bad_ca_config(dir.path(), &fifo);
     let ran = Test::new()
-        .args([
-            "run",
-            drill.to_str().unwrap(),
-            "--config",
-            cfg.to_str().unwrap(),
-        ])
+        .args(["run", &drill, "--config", &cfg])
         .env("LUOTA_TLS_SECRET", SECRET)
         .status(2)
         .run();
