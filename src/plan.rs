@@ -947,6 +947,14 @@ pub fn set_path(root: &mut Value, path: &str, new: Value) -> Result<(), String> 
                 let obj = cur
                     .as_object_mut()
                     .ok_or_else(|| format!("`{path}`: cannot set `{k}` inside a non-object"))?;
+                if !obj.contains_key(k.as_str()) {
+                    if let Some(near) = near_miss(k, obj.keys().map(String::as_str)) {
+                        return Err(format!(
+                            "`{path}`: `{k}` is not a key here, did you mean `{near}`? (to add a \
+                             new key that close to an existing one, set its whole parent object)"
+                        ));
+                    }
+                }
                 if last {
                     obj.insert(k.clone(), new);
                     return Ok(());
@@ -973,6 +981,16 @@ pub fn set_path(root: &mut Value, path: &str, new: Value) -> Result<(), String> 
         };
     }
     Err(format!("`{path}` is empty"))
+}
+
+/// A key that `k` is very likely a misspelling of (`client_reference_idd`
+/// for `client_reference_id`): a new key is fine, a near twin is a typo.
+fn near_miss<'a>(k: &str, keys: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    keys.into_iter()
+        .map(|c| (strsim::jaro_winkler(k, c), c))
+        .filter(|(score, _)| *score >= 0.93)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
 }
 
 /// Remove `path` from `root`; a missing path is an error (a typo would otherwise hide).
@@ -1021,6 +1039,13 @@ mod tests {
         assert_eq!(v["metadata"]["user_id"], "u1");
         assert_eq!(v["items"]["data"][1]["x"], 1);
         assert!(set_path(&mut v, "items.data[5]", json!(1)).is_err());
+        // Regression (a first-time user): a misspelled key silently added a
+        // new one beside the template's.
+        let mut c = json!({"client_reference_id": null, "metadata": {}});
+        let e = set_path(&mut c, "client_reference_idd", json!("u")).unwrap_err();
+        assert!(e.contains("did you mean `client_reference_id`"), "{e}");
+        set_path(&mut c, "metadata.anything", json!(1)).unwrap();
+        set_path(&mut c, "customer_email", json!("a@b")).unwrap();
         assert!(set_path(&mut v, "items.data[x]", json!(1)).is_err());
     }
 
