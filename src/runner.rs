@@ -164,16 +164,10 @@ pub async fn run_all(
     // Which input a task runs, so a task that panicked (a bug) is reported
     // as that drill's error instead of vanishing as "interrupted".
     let mut task_slot = std::collections::HashMap::new();
-    // Each drill's evidence sink, kept here too: a drill cut short by an
-    // interrupt still leaves the proof of what it had sent.
-    let sinks: Vec<Option<Sink>> = slots
-        .iter()
-        .map(|_| cx.evidence.then(Sink::default))
-        .collect();
-    // ... and its progress, for the same reason.
-    let progress: Vec<Progress> = slots.iter().map(|_| Progress::default()).collect();
-    let kept = (&sinks[..], &progress[..]);
-    start_next(&cx, &mut set, &mut queue, &mut task_slot, kept, jobs);
+    // Each drill's progress and evidence, kept here too: a drill cut short
+    // by an interrupt still leaves its record so far and what it had sent.
+    let progress: Vec<Progress> = slots.iter().map(|_| Progress::new(cx.evidence)).collect();
+    start_next(&cx, &mut set, &mut queue, &mut task_slot, &progress, jobs);
     tokio::pin!(interrupt);
     let mut interrupted = false;
     loop {
@@ -207,25 +201,28 @@ pub async fn run_all(
                 None => break,
             }
         }
-        start_next(&cx, &mut set, &mut queue, &mut task_slot, kept, jobs);
+        start_next(&cx, &mut set, &mut queue, &mut task_slot, &progress, jobs);
     }
     let drills = slots
         .into_iter()
         .zip(names)
-        .zip(sinks.iter().zip(&progress))
-        .enumerate()
-        .map(|(i, ((slot, (path, name)), (sink, progress)))| {
+        .zip(&progress)
+        .map(|((slot, (path, name)), progress)| {
             slot.unwrap_or_else(|| {
                 let mut r = progress
                     .take()
                     .unwrap_or_else(|| empty_record(&cx, &path, &name, String::new()));
                 r.verdict = Verdict::Interrupted;
-                r.errors.push(if task_slot.values().any(|&j| j == i) {
+                r.errors.push(if progress.has_started() {
                     "interrupted before the drill finished".into()
                 } else {
                     "interrupted before the drill started".into()
                 });
-                r.evidence = sink.as_ref().map(Sink::take).unwrap_or_default();
+                r.evidence = progress
+                    .evidence
+                    .as_ref()
+                    .map(Sink::take)
+                    .unwrap_or_default();
                 scrub_record(&mut r, &cx.redactions());
                 r
             })
@@ -250,7 +247,7 @@ fn start_next(
     set: &mut tokio::task::JoinSet<(usize, DrillRecord)>,
     queue: &mut std::collections::VecDeque<(usize, LoadedDrill)>,
     task_slot: &mut std::collections::HashMap<tokio::task::Id, usize>,
-    (sinks, progress): (&[Option<Sink>], &[Progress]),
+    progress: &[Progress],
     jobs: usize,
 ) {
     while set.len() < jobs {
@@ -258,9 +255,9 @@ fn start_next(
             break;
         };
         let cx = cx.clone();
-        let sink = sinks[i].clone();
         let progress = progress[i].clone();
         let handle = set.spawn(async move {
+            let sink = progress.evidence.clone();
             let mut rec =
                 crate::report::evidence::capture(sink, run_drill(&cx, &d, &progress)).await;
             scrub_record(&mut rec, &cx.redactions());
@@ -468,7 +465,7 @@ fn invalid_record(cx: &RunContext, path: &std::path::Path, problems: &[Diagnosti
 
 /// What a drill has done so far, kept outside its task, so that a drill cut
 /// short by Ctrl-C still names its run_uid, its events (their ids may have
-/// reached the app) and the steps it finished.
+/// reached the app) and the steps it finished, and keeps its evidence.
 #[derive(Debug, Clone, Default)]
 pub struct Progress {
     latest: Arc<std::sync::Mutex<Option<DrillRecord>>>,
@@ -476,9 +473,23 @@ pub struct Progress {
     started: Arc<std::sync::OnceLock<Instant>>,
     /// `orders: both`: the finished first pass, merged into what follows.
     first: Option<DrillRecord>,
+    /// Where its evidence goes, with `--evidence`.
+    pub evidence: Option<Sink>,
 }
 
 impl Progress {
+    pub fn new(evidence: bool) -> Progress {
+        Progress {
+            evidence: evidence.then(Sink::default),
+            ..Progress::default()
+        }
+    }
+
+    /// Whether the drill began to run.
+    pub fn has_started(&self) -> bool {
+        self.started.get().is_some()
+    }
+
     fn publish(&self, rec: &DrillRecord) {
         let view = match &self.first {
             Some(first) => both_orders(first.clone(), rec.clone()),
@@ -510,9 +521,8 @@ pub async fn run_drill(cx: &RunContext, d: &LoadedDrill, progress: &Progress) ->
     let mut rec = run_once(cx, d, false, progress).await;
     if d.drill.orders == Orders::Both && matches!(rec.verdict, Verdict::Passed | Verdict::Failed) {
         let second_progress = Progress {
-            latest: progress.latest.clone(),
-            started: progress.started.clone(),
             first: Some(rec.clone()),
+            ..progress.clone()
         };
         let second = run_once(cx, d, true, &second_progress).await;
         rec = both_orders(rec, second);

@@ -61,14 +61,6 @@ pub enum TargetError {
     },
 }
 
-/// ` (did you mean `staging`?)` for a target name close to a known one.
-pub fn did_you_mean(config: &Config, name: &str) -> String {
-    let names = std::iter::once(DEMO_TARGET).chain(config.targets.keys().map(String::as_str));
-    crate::drill::diagnostic::nearest(name, names)
-        .map(|n| format!(" (did you mean `{n}`?)"))
-        .unwrap_or_default()
-}
-
 /// Read and parse a target's `ca_file`: the PEM bytes (for reqwest) and the
 /// TLS config of `together` groups (public roots + that CA).
 pub fn load_ca(
@@ -98,6 +90,24 @@ pub fn load_ca(
 }
 
 impl TargetError {
+    /// `name` is no target of `config`: the known ones, and the nearest.
+    pub fn unknown(config: &Config, name: &str) -> TargetError {
+        let names: Vec<&str> = std::iter::once(DEMO_TARGET)
+            .chain(config.targets.keys().map(String::as_str))
+            .collect();
+        TargetError::Unknown {
+            name: name.to_string(),
+            hint: crate::drill::diagnostic::nearest(name, names.iter().copied())
+                .map(|n| format!(" (did you mean `{n}`?)"))
+                .unwrap_or_default(),
+            known: names
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
+
     /// Unknown targets and misused flags are invalid input; the rest mean
     /// the run could not be carried out.
     pub fn is_invalid_input(&self) -> bool {
@@ -173,14 +183,7 @@ impl Target {
         let t = config
             .targets
             .get(name)
-            .ok_or_else(|| TargetError::Unknown {
-                name: name.to_string(),
-                hint: did_you_mean(config, name),
-                known: std::iter::once(DEMO_TARGET)
-                    .chain(config.targets.keys().map(String::as_str))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })?;
+            .ok_or_else(|| TargetError::unknown(config, name))?;
         // Input first (exit 2 outranks the refusals and missing secrets below).
         let (ca_pem, tls) = load_ca(name, t)?;
         let refuse = |refusal| TargetError::Refused {

@@ -124,14 +124,9 @@ pub fn validate(args: ValidateArgs) -> i32 {
         .clone()
         .unwrap_or_else(|| config.default_target.clone());
     if target != config::DEMO_TARGET && !config.targets.contains_key(&target) {
-        let known: Vec<String> = std::iter::once(config::DEMO_TARGET.to_string())
-            .chain(config.targets.keys().cloned())
-            .map(|k| format!("`{k}`"))
-            .collect();
-        let hint = crate::target::did_you_mean(&config, &target);
         eprintln!(
-            "error: unknown target `{target}`{hint}; targets: {}",
-            known.join(", ")
+            "error: {}",
+            crate::target::TargetError::unknown(&config, &target)
         );
         return exit::INVALID_INPUT;
     }
